@@ -1,0 +1,121 @@
+// Package keys holds every secret key Tumar uses, behind small interfaces, so
+// that no other package touches key material.
+//
+// Pseudonyms are HMAC-SHA256 under a key that belongs to one pseudonym domain
+// (one per recipient agency, plus the gateway's internal domain) and one epoch
+// (key version). The domain and epoch are written into every pseudonym, so a
+// rotation never silently breaks links: a pseudonym made under epoch 1 can
+// still be recomputed and compared while epoch 1 is kept.
+//
+// Backends: Memory (tests), File (an encrypted keyring file, the embedded
+// default); a Vault backend plugs into the same interfaces.
+package keys
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+var (
+	// ErrUnknownDomain means the backend has no key for the pseudonym domain.
+	ErrUnknownDomain = errors.New("keys: unknown pseudonym domain")
+	// ErrUnknownEpoch means the domain has no key of that version (never made, or retired).
+	ErrUnknownEpoch = errors.New("keys: unknown key epoch")
+	// ErrUnavailable means the key store cannot be reached or used now; callers must not
+	// fall back to anything weaker.
+	ErrUnavailable = errors.New("keys: key store unavailable")
+	// ErrBadPassphrase means an encrypted keyring could not be opened.
+	ErrBadPassphrase = errors.New("keys: wrong passphrase or damaged keyring")
+	// ErrMalformed means a pseudonym string is not in Tumar's format.
+	ErrMalformed = errors.New("keys: malformed pseudonym")
+)
+
+// Pseudonymizer computes keyed, domain-separated pseudonyms.
+//
+// Inputs are opaque bytes (normalised match keys); outputs come in the same
+// order. Pseudonymize uses the domain's current epoch; PseudonymizeAt a given
+// one, to compare with pseudonyms made before a rotation. Both are
+// deterministic: the same domain, epoch and input always give the same
+// pseudonym. A domain without a key is ErrUnknownDomain; nothing is created on
+// the fly.
+type Pseudonymizer interface {
+	Pseudonymize(ctx context.Context, domain string, inputs [][]byte) ([]Pseudonym, error)
+	PseudonymizeAt(ctx context.Context, domain string, epoch uint32, inputs [][]byte) ([]Pseudonym, error)
+	// Domains lists the domains that have keys, with their current epochs.
+	Domains(ctx context.Context) (map[string]uint32, error)
+}
+
+// Rotator is a backend that can start a new epoch for a domain.
+type Rotator interface {
+	// Rotate makes a new key for the domain and makes it current; it returns
+	// the new epoch. Older epochs stay usable by PseudonymizeAt.
+	Rotate(ctx context.Context, domain string) (uint32, error)
+}
+
+// Pseudonym is one keyed pseudonym: HMAC-SHA256 under a domain's epoch key.
+type Pseudonym struct {
+	Domain string
+	Epoch  uint32
+	MAC    [32]byte
+}
+
+// String renders "<domain>:v<epoch>:<base64url MAC>", the form pseudonyms take
+// wherever they leave the gateway.
+func (p Pseudonym) String() string {
+	var b strings.Builder
+	b.Grow(len(p.Domain) + 56)
+	b.WriteString(p.Domain)
+	b.WriteString(":v")
+	b.WriteString(strconv.FormatUint(uint64(p.Epoch), 10))
+	b.WriteByte(':')
+	b.WriteString(base64.RawURLEncoding.EncodeToString(p.MAC[:]))
+	return b.String()
+}
+
+// MarshalText writes the string form.
+func (p Pseudonym) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// ParsePseudonym reads the string form of a pseudonym.
+func ParsePseudonym(s string) (Pseudonym, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || !ValidDomain(parts[0]) || !strings.HasPrefix(parts[1], "v") {
+		return Pseudonym{}, ErrMalformed
+	}
+	epoch, err := strconv.ParseUint(parts[1][1:], 10, 32)
+	if err != nil || epoch == 0 {
+		return Pseudonym{}, ErrMalformed
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(mac) != 32 {
+		return Pseudonym{}, ErrMalformed
+	}
+	p := Pseudonym{Domain: parts[0], Epoch: uint32(epoch)}
+	copy(p.MAC[:], mac)
+	return p, nil
+}
+
+// ValidDomain reports whether a name may be a pseudonym domain: 1 to 63
+// characters of lower-case letters, digits, '-' and '.', starting with a letter.
+func ValidDomain(d string) bool {
+	if len(d) == 0 || len(d) > 63 || d[0] < 'a' || d[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func domainError(domain string) error {
+	if ValidDomain(domain) {
+		return fmt.Errorf("%w: %s", ErrUnknownDomain, domain)
+	}
+	return ErrUnknownDomain
+}

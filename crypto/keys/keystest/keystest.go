@@ -1,0 +1,104 @@
+// Package keystest is the contract every key backend must meet. Each backend's
+// tests call Run with a constructor; the same suite will run against Vault.
+package keystest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tumarproject/tumar/crypto/keys"
+)
+
+// Backend is a fresh backend with keys for the given domains.
+type Backend interface {
+	keys.Pseudonymizer
+	keys.Rotator
+}
+
+// Run runs the contract suite. newBackend must return a new, independent
+// backend holding epoch 1 of each domain it is given.
+func Run(t *testing.T, newBackend func(t *testing.T, domains ...string) Backend) {
+	t.Helper()
+	ctx := context.Background()
+	in := [][]byte{[]byte("nb\x00asanbekova jyldyz\x001990-05-12"), []byte("doc\x00AN1234567")}
+
+	t.Run("deterministic", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		p1, err := b.Pseudonymize(ctx, "errp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := b.Pseudonymize(ctx, "errp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p1) != 2 || p1[0] != p2[0] || p1[1] != p2[1] {
+			t.Fatal("the same input must give the same pseudonym")
+		}
+		if p1[0] == p1[1] {
+			t.Fatal("different inputs gave the same pseudonym")
+		}
+		if p1[0].Domain != "errp" || p1[0].Epoch != 1 {
+			t.Fatalf("pseudonym carries domain %q epoch %d", p1[0].Domain, p1[0].Epoch)
+		}
+	})
+
+	t.Run("domain separation", func(t *testing.T) {
+		b := newBackend(t, "errp", "consulate-moscow")
+		a, err := b.Pseudonymize(ctx, "errp", in[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := b.Pseudonymize(ctx, "consulate-moscow", in[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a[0].MAC == c[0].MAC {
+			t.Fatal("two domains gave the same MAC for one person: recipients could join on it")
+		}
+	})
+
+	t.Run("unknown domain", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		if _, err := b.Pseudonymize(ctx, "nobody", in); !errors.Is(err, keys.ErrUnknownDomain) {
+			t.Fatalf("want ErrUnknownDomain, got %v", err)
+		}
+	})
+
+	t.Run("rotation keeps old epochs", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		old, err := b.Pseudonymize(ctx, "errp", in[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		epoch, err := b.Rotate(ctx, "errp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if epoch != 2 {
+			t.Fatalf("rotation gave epoch %d, want 2", epoch)
+		}
+		cur, err := b.Pseudonymize(ctx, "errp", in[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur[0].Epoch != 2 || cur[0].MAC == old[0].MAC {
+			t.Fatal("after rotation new pseudonyms must use the new epoch and key")
+		}
+		again, err := b.PseudonymizeAt(ctx, "errp", 1, in[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0] != old[0] {
+			t.Fatal("an epoch-1 pseudonym is no longer reproducible after rotation")
+		}
+		if _, err := b.PseudonymizeAt(ctx, "errp", 9, in[:1]); !errors.Is(err, keys.ErrUnknownEpoch) {
+			t.Fatalf("want ErrUnknownEpoch, got %v", err)
+		}
+		doms, err := b.Domains(ctx)
+		if err != nil || doms["errp"] != 2 {
+			t.Fatalf("Domains = %v, %v", doms, err)
+		}
+	})
+}

@@ -1,0 +1,169 @@
+package htcds
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCatalogueIsConsistent(t *testing.T) {
+	seen := map[string]bool{}
+	for i, f := range Fields() {
+		if seen[f.Name] {
+			t.Errorf("%s listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.ID != FieldID(i) {
+			t.Errorf("%s has ID %d at index %d", f.Name, f.ID, i)
+		}
+		if !safeName.MatchString(f.Name) {
+			t.Errorf("%s does not look like an HTCDS system name", f.Name)
+		}
+		if (f.Kind == Picklist || f.Kind == MultiPicklist) != (len(f.Values) > 0) {
+			t.Errorf("%s: picklist kinds and values disagree", f.Name)
+		}
+		if f.Gen == ToRegion && f.Address == "" {
+			t.Errorf("%s generalises to a region but names no address group", f.Name)
+		}
+		if f.Kind == FreeText && f.Class != DirectIdentifier {
+			t.Errorf("%s: free text often holds names and must be classed as a direct identifier", f.Name)
+		}
+	}
+	for _, r := range []Role{RoleFirstName, RoleLastName, RoleBirthdate, RoleDocument, RoleMobilePhone} {
+		if len(FieldsWithRole(r)) != 1 {
+			t.Errorf("role %d: want exactly one field", r)
+		}
+	}
+}
+
+const sample = `{
+ "prs_FirstName": "Жылдыз", "prs_SecondName": "Асанбекова", "prs_Birthdate": "1990-05-12",
+ "prs_Gender": "Feminine", "prs_Citizenship": ["KG"], "vic_AgeWhenTrafficked": 23,
+ "vic_MethodsOfControl": ["DebtBondage", "WithholdsDocuments"], "prs_Deceased": false,
+ "prs_MailingStreet": "ул. Киевская 12", "prs_MailingState": "Chuy", "prs_MailingLatitude": 42.87461,
+ "cco_CaseComment": "", "cas_Status": "Active"}`
+
+func TestRecordRoundTrip(t *testing.T) {
+	var r Record
+	if err := json.Unmarshal([]byte(sample), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 13 {
+		t.Fatalf("Len = %d", r.Len())
+	}
+	out, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Record
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("re-decoding %s: %v", out, err)
+	}
+	out2, _ := json.Marshal(back)
+	if string(out) != string(out2) {
+		t.Fatalf("round trip changed the record:\n%s\n%s", out, out2)
+	}
+	if !strings.HasPrefix(string(out), `{"prs_FirstName":"Жылдыз","prs_SecondName"`) {
+		t.Fatalf("not in catalogue order: %s", out)
+	}
+}
+
+func TestValidationNamesTheField(t *testing.T) {
+	const canary = "CANARY-Бакыт-7731"
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"unknown field", `{"prs_ShoeSize": "42"}`, `field "prs_ShoeSize": is not an HTCDS field`},
+		{"unknown field with unsafe name", `{"` + canary + `": "x"}`, `field #1: is not an HTCDS field`},
+		{"picklist", `{"prs_Gender": "` + canary + `"}`, "field prs_Gender: value is not in the HTCDS picklist"},
+		{"multi picklist", `{"vic_MethodsOfControl": ["Threats", "` + canary + `"]}`, "field vic_MethodsOfControl: a value is not in the HTCDS picklist"},
+		{"impossible date", `{"prs_Birthdate": "1990-02-30"}`, "field prs_Birthdate: is not a possible date"},
+		{"date format", `{"prs_Birthdate": "12.05.1990"}`, "field prs_Birthdate: is not a possible date"},
+		{"wrong type", `{"prs_FirstName": 12}`, "field prs_FirstName: must be a string"},
+		{"duplicate", `{"prs_FirstName": "a", "prs_FirstName": "b"}`, "field prs_FirstName: appears more than once"},
+		{"country", `{"prs_Citizenship": ["kyrgyzstan"]}`, "field prs_Citizenship: a value is not an ISO 3166"},
+		{"negative age", `{"vic_AgeWhenTrafficked": -3}`, "field vic_AgeWhenTrafficked: must be a whole number"},
+		{"too long", `{"prs_FirstName": "` + strings.Repeat("я", MaxValueBytes) + `"}`, "field prs_FirstName: is longer than"},
+		{"empty name", `{"prs_FirstName": ""}`, "field prs_FirstName: must not be empty"},
+		{"malformed", `{"prs_FirstName": "` + canary + `"`, "field (record): is malformed JSON"},
+		{"not an object", `["` + canary + `"]`, "field (record): must be a JSON object"},
+		{"invalid utf-8", "{\"prs_FirstName\": \"\xff\xfe\"}", "field (record): is not valid UTF-8"},
+		{"trailing data", `{} {}`, "has data after the object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Record
+			err := r.UnmarshalJSON([]byte(tc.body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "Бакыт") {
+				t.Fatalf("error echoes the input: %q", err)
+			}
+		})
+	}
+}
+
+func TestValidationReportsEveryProblem(t *testing.T) {
+	var r Record
+	err := r.UnmarshalJSON([]byte(`{"prs_Gender": "x", "prs_Birthdate": "1990-13-01", "prs_Nope": 1}`))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 3 || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want three problems, got %v", err)
+	}
+}
+
+func TestGeneralize(t *testing.T) {
+	var r Record
+	if err := json.Unmarshal([]byte(sample), &r); err != nil {
+		t.Fatal(err)
+	}
+	id := func(name string) FieldID { f, _ := Lookup(name); return f.ID }
+	for _, tc := range []struct{ field, want string }{
+		{"prs_Birthdate", "1990"},
+		{"vic_AgeWhenTrafficked", "18-24"},
+		{"prs_MailingStreet", "Chuy"},
+		{"prs_MailingLatitude", "42.9"},
+	} {
+		got, ok := r.Generalize(id(tc.field))
+		if !ok || got != tc.want {
+			t.Errorf("%s: got %q %v, want %q", tc.field, got, ok, tc.want)
+		}
+	}
+	var bare Record
+	bare.SetString("prs_MailingStreet", "ул. Киевская 12")
+	if v, ok := bare.Generalize(id("prs_MailingStreet")); ok {
+		t.Errorf("a street with no region generalised to %q", v)
+	}
+}
+
+func TestAgeBand(t *testing.T) {
+	for age, want := range map[int]string{0: "0-11", 11: "0-11", 12: "12-17", 17: "12-17", 18: "18-24", 25: "25-34", 34: "25-34", 35: "35-44", 64: "55-64", 65: "65+", 90: "65+"} {
+		if got := AgeBand(age); got != want {
+			t.Errorf("AgeBand(%d) = %s, want %s", age, got, want)
+		}
+	}
+}
+
+func FuzzRecordJSON(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte(`{"prs_FirstName": 1}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r Record
+		if err := r.UnmarshalJSON(data); err != nil {
+			return
+		}
+		out, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("an accepted record does not encode: %v", err)
+		}
+		var back Record
+		if err := back.UnmarshalJSON(out); err != nil {
+			t.Fatalf("an accepted record does not decode after encoding: %v\n%s", err, out)
+		}
+	})
+}

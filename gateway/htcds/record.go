@@ -1,0 +1,372 @@
+package htcds
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Value is one field's value. Which part is meaningful follows the field's
+// Kind: Str for strings and dates, List for arrays, Num for numbers, Bool for
+// booleans.
+type Value struct {
+	Str  string
+	List []string
+	Num  float64
+	Bool bool
+}
+
+// Entry is one field of a record with its value.
+type Entry struct {
+	ID    FieldID
+	Value Value
+}
+
+// Field returns the entry's catalogue field.
+func (e Entry) Field() *Field { return &catalogue[e.ID] }
+
+// Record is one canonical HTCDS record: a set of fields, kept in catalogue
+// order, each at most once. The zero Record is empty and ready to use.
+//
+// A record holds a victim's data. Nothing in this package formats a value into
+// an error or a string meant for a log.
+type Record struct {
+	entries []Entry
+}
+
+// Len returns the number of fields set.
+func (r *Record) Len() int { return len(r.entries) }
+
+// Entries returns the fields in catalogue order. The slice must not be modified.
+func (r *Record) Entries() []Entry { return r.entries }
+
+// Get returns the value of a field.
+func (r *Record) Get(id FieldID) (Value, bool) {
+	i, ok := r.find(id)
+	if !ok {
+		return Value{}, false
+	}
+	return r.entries[i].Value, true
+}
+
+// Set sets a field, replacing any earlier value. It does not validate: use
+// Validate before trusting a record built by hand.
+func (r *Record) Set(id FieldID, v Value) {
+	i, ok := r.find(id)
+	if ok {
+		r.entries[i].Value = v
+		return
+	}
+	r.entries = slices.Insert(r.entries, i, Entry{ID: id, Value: v})
+}
+
+// SetString is Set for the string kinds.
+func (r *Record) SetString(name, s string) error {
+	f, ok := Lookup(name)
+	if !ok {
+		return &FieldError{Field: name, Problem: "is not an HTCDS field"}
+	}
+	r.Set(f.ID, Value{Str: s})
+	return nil
+}
+
+func (r *Record) find(id FieldID) (int, bool) {
+	return slices.BinarySearchFunc(r.entries, id, func(e Entry, id FieldID) int { return int(e.ID) - int(id) })
+}
+
+// FieldError is one problem with one field. Its message names the field and
+// the problem, never the value.
+type FieldError struct {
+	Field   string // the HTCDS name, or a position when the name itself is not safe to repeat
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Problem }
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid HTCDS record")
+
+// ValidationError lists every problem found in a record.
+type ValidationError struct {
+	Problems []*FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b bytes.Buffer
+	b.WriteString("invalid HTCDS record: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets callers test for ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// MaxValueBytes bounds one string value; longer values are refused rather than
+// stored, since nothing in HTCDS needs more.
+const MaxValueBytes = 8 << 10
+
+// safeName matches field names that are safe to repeat in an error: shaped like
+// HTCDS names, so they cannot carry a person's name in Cyrillic or with spaces.
+var safeName = regexp.MustCompile(`^[a-z]{3}_[A-Za-z0-9]{1,60}$`)
+
+// UnmarshalJSON decodes a JSON object of HTCDS fields, refusing unknown and
+// repeated fields, values of the wrong type, values outside a picklist and
+// impossible dates. Every problem is reported, each naming its field.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	if !utf8.Valid(data) {
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is not valid UTF-8"}}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "must be a JSON object"}}}
+	}
+	r.entries = r.entries[:0]
+	var problems []*FieldError
+	for pos := 1; dec.More(); pos++ {
+		tok, err := dec.Token()
+		if err != nil {
+			return syntaxError(err)
+		}
+		name := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return syntaxError(err)
+		}
+		f, ok := Lookup(name)
+		if !ok {
+			problems = append(problems, &FieldError{Field: displayName(name, pos), Problem: "is not an HTCDS field"})
+			continue
+		}
+		if _, dup := r.find(f.ID); dup {
+			problems = append(problems, &FieldError{Field: f.Name, Problem: "appears more than once"})
+			continue
+		}
+		v, perr := decodeValue(f, raw)
+		if perr != nil {
+			problems = append(problems, perr)
+			continue
+		}
+		r.Set(f.ID, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return syntaxError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "has data after the object"}}}
+	}
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+func displayName(name string, pos int) string {
+	if safeName.MatchString(name) {
+		return strconv.Quote(name)
+	}
+	return "#" + strconv.Itoa(pos)
+}
+
+// syntaxError reports a JSON syntax error by offset only: encoding/json's
+// messages can quote the offending input.
+func syntaxError(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON near byte " + strconv.FormatInt(se.Offset, 10)}}}
+	}
+	return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON"}}}
+}
+
+func decodeValue(f *Field, raw json.RawMessage) (Value, *FieldError) {
+	bad := func(problem string) (Value, *FieldError) {
+		return Value{}, &FieldError{Field: f.Name, Problem: problem}
+	}
+	switch {
+	case f.Kind.list():
+		var list []string
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return bad("must be an array of strings")
+		}
+		v := Value{List: list}
+		if p := checkValue(f, v); p != "" {
+			return bad(p)
+		}
+		return v, nil
+	case f.Kind == Integer || f.Kind == Number:
+		var n float64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return bad("must be a number")
+		}
+		v := Value{Num: n}
+		if p := checkValue(f, v); p != "" {
+			return bad(p)
+		}
+		return v, nil
+	case f.Kind == Boolean:
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return bad("must be true or false")
+		}
+		return Value{Bool: b}, nil
+	default:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return bad("must be a string")
+		}
+		v := Value{Str: s}
+		if p := checkValue(f, v); p != "" {
+			return bad(p)
+		}
+		return v, nil
+	}
+}
+
+// checkValue returns what is wrong with a value, or "".
+func checkValue(f *Field, v Value) string {
+	switch f.Kind {
+	case Picklist:
+		if _, ok := idx.picklists[f.ID][v.Str]; !ok {
+			return "value is not in the HTCDS picklist"
+		}
+	case MultiPicklist:
+		for _, s := range v.List {
+			if _, ok := idx.picklists[f.ID][s]; !ok {
+				return "a value is not in the HTCDS picklist"
+			}
+		}
+	case Date:
+		if _, err := ParseDate(v.Str); err != nil {
+			return "is not a possible date in the form YYYY-MM-DD"
+		}
+	case Integer:
+		if v.Num != math.Trunc(v.Num) || v.Num < 0 || v.Num > 1e6 {
+			return "must be a whole number from 0 to 1000000"
+		}
+	case Number:
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) || math.Abs(v.Num) > 180 {
+			return "must be a coordinate from -180 to 180"
+		}
+	case Country:
+		if !isCountryCode(v.Str) {
+			return "must be an ISO 3166 country code"
+		}
+	case CountryList:
+		for _, s := range v.List {
+			if !isCountryCode(s) {
+				return "a value is not an ISO 3166 country code"
+			}
+		}
+	case Language:
+		if !isLanguageCode(v.Str) {
+			return "must be an ISO 639 language code"
+		}
+	}
+	if len(v.Str) > MaxValueBytes {
+		return "is longer than " + strconv.Itoa(MaxValueBytes) + " bytes"
+	}
+	if f.Kind != FreeText && v.Str == "" && !f.Kind.list() && f.Kind != Integer && f.Kind != Number {
+		return "must not be empty"
+	}
+	return ""
+}
+
+// ParseDate parses a canonical HTCDS date, YYYY-MM-DD, refusing impossible days.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: not a date in the form YYYY-MM-DD", ErrInvalid)
+	}
+	return t, nil
+}
+
+func isCountryCode(s string) bool  { return (len(s) == 2 || len(s) == 3) && isUpperASCII(s) }
+func isLanguageCode(s string) bool { return (len(s) == 2 || len(s) == 3) && isLowerASCII(s) }
+
+func isUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a record built with Set, with the same rules as UnmarshalJSON.
+func (r *Record) Validate() error {
+	var problems []*FieldError
+	for _, e := range r.entries {
+		f := e.Field()
+		if p := checkValue(f, e.Value); p != "" {
+			problems = append(problems, &FieldError{Field: f.Name, Problem: p})
+		}
+	}
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// MarshalJSON encodes the record as a JSON object in catalogue order.
+func (r Record) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(64 * len(r.entries))
+	b.WriteByte('{')
+	for i, e := range r.entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		f := e.Field()
+		b.WriteString(strconv.Quote(f.Name))
+		b.WriteByte(':')
+		if err := appendValue(&b, f.Kind, e.Value); err != nil {
+			return nil, fmt.Errorf("htcds: encode field %s: %w", f.Name, err)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func appendValue(b *bytes.Buffer, k Kind, v Value) error {
+	var (
+		out []byte
+		err error
+	)
+	switch {
+	case k.list():
+		if v.List == nil {
+			v.List = []string{}
+		}
+		out, err = json.Marshal(v.List)
+	case k == Integer || k == Number:
+		out = strconv.AppendFloat(nil, v.Num, 'f', -1, 64)
+	case k == Boolean:
+		out = strconv.AppendBool(nil, v.Bool)
+	default:
+		out, err = json.Marshal(v.Str)
+	}
+	b.Write(out)
+	return err
+}

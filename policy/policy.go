@@ -1,0 +1,322 @@
+// Package policy decides, with Open Policy Agent embedded, what each field of a
+// record becomes when it leaves an agency.
+//
+// The default policy ships inside the binary (default/*.rego) and can be
+// replaced by a directory of Rego files. Whatever is loaded is compiled and
+// its own Rego tests are run before the engine is handed out, so a gateway
+// never starts on a policy that fails its tests. The query is prepared once;
+// an undefined or malformed answer is a denial, never a release.
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+//go:embed default/*.rego
+var defaultFS embed.FS
+
+// Query is the rule every policy must define.
+const Query = "data.tumar.exchange.decision"
+
+// Action is what happens to one field.
+type Action uint8
+
+// The actions, in order of how much they release.
+const (
+	Redact Action = iota + 1
+	Generalise
+	Pseudonymise
+	Keep
+)
+
+var actionNames = map[string]Action{"redact": Redact, "generalise": Generalise, "pseudonymise": Pseudonymise, "keep": Keep}
+
+func (a Action) String() string {
+	switch a {
+	case Redact:
+		return "redact"
+	case Generalise:
+		return "generalise"
+	case Pseudonymise:
+		return "pseudonymise"
+	case Keep:
+		return "keep"
+	}
+	return "invalid"
+}
+
+// MarshalText writes the action's name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads an action's name.
+func (a *Action) UnmarshalText(b []byte) error {
+	v, ok := actionNames[string(b)]
+	if !ok {
+		return fmt.Errorf("policy: unknown action %q", b)
+	}
+	*a = v
+	return nil
+}
+
+// Party is one side of an exchange.
+type Party struct {
+	ID   string // agency id from the configuration
+	Type string // HTCDS organisation type
+}
+
+// FieldRef is what the policy sees of one field: never its value.
+type FieldRef struct {
+	Name           string
+	Class          string
+	Kind           string
+	Generalization string
+}
+
+// Input is everything a release decision may read.
+type Input struct {
+	Source      Party
+	Destination Party
+	Purpose     string
+	LegalBasis  string
+	Fields      []FieldRef
+}
+
+// FieldDecision is the action for one field and the rule that chose it.
+type FieldDecision struct {
+	Action Action `json:"action"`
+	Rule   string `json:"rule"`
+}
+
+// Decision is the policy's answer for one exchange.
+type Decision struct {
+	Allow    bool
+	Rule     string                   // the exchange rule that allowed it
+	Reasons  []string                 // why it was denied
+	Fields   map[string]FieldDecision // one per input field when allowed
+	Revision string                   // the policy revision that decided
+}
+
+var (
+	// ErrDenied is returned by callers that turn a denial into an error.
+	ErrDenied = errors.New("policy: exchange denied")
+	// ErrEvaluation means the policy could not be evaluated; nothing may be released.
+	ErrEvaluation = errors.New("policy: evaluation failed")
+	// ErrLoad means the policy could not be loaded, compiled or failed its own tests.
+	ErrLoad = errors.New("policy: cannot load")
+)
+
+// Engine evaluates the prepared release query. It is safe for concurrent use.
+type Engine struct {
+	query    rego.PreparedEvalQuery
+	revision string
+}
+
+// Modules are Rego sources by file name.
+type Modules map[string]string
+
+// Default returns the policy shipped with Tumar.
+func Default() Modules {
+	mods, err := readModules(defaultFS, "default")
+	if err != nil {
+		panic("policy: embedded default policy unreadable: " + err.Error()) // the build is broken
+	}
+	return mods
+}
+
+// FromDir reads every .rego file of a directory (tests included).
+func FromDir(dir string) (Modules, error) {
+	mods, err := readModules(os.DirFS(dir), ".")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, dir, err)
+	}
+	if len(mods) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no .rego file", ErrLoad, dir)
+	}
+	return mods, nil
+}
+
+func readModules(fsys fs.FS, dir string) (Modules, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	mods := Modules{}
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".rego" {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		mods[e.Name()] = string(b)
+	}
+	return mods, nil
+}
+
+// Revision is a digest of the modules: the same sources give the same revision.
+func (m Modules) Revision() string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(n), n, len(m[n]), m[n])
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// New compiles the modules, runs their Rego tests, and prepares the query.
+// A policy with a failing test is refused.
+func New(ctx context.Context, mods Modules) (*Engine, error) {
+	results, err := Test(ctx, mods)
+	if err != nil {
+		return nil, err
+	}
+	if failed := Failed(results); len(failed) > 0 {
+		return nil, fmt.Errorf("%w: %d Rego test(s) fail: %s", ErrLoad, len(failed), strings.Join(failed, ", "))
+	}
+	opts := []func(*rego.Rego){rego.Query(Query)}
+	for name, src := range mods {
+		if strings.HasSuffix(name, "_test.rego") {
+			continue
+		}
+		opts = append(opts, rego.Module(name, src))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+	}
+	return &Engine{query: pq, revision: mods.Revision()}, nil
+}
+
+// Revision identifies the loaded policy; audit entries record it.
+func (e *Engine) Revision() string { return e.revision }
+
+// Decide evaluates the policy for one exchange. A denial is a Decision with
+// Allow false; an error means the policy could not answer and nothing may leave.
+func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in.value()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return &Decision{Reasons: []string{"the policy gave no decision"}, Revision: e.revision}, nil
+	}
+	d, err := parseDecision(rs[0].Expressions[0].Value, in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	d.Revision = e.revision
+	return d, nil
+}
+
+func parseDecision(v any, in *Input) (*Decision, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("decision is not an object")
+	}
+	d := &Decision{}
+	d.Allow, _ = obj["allow"].(bool)
+	if !d.Allow {
+		for _, r := range asSlice(obj["reasons"]) {
+			if s, ok := r.(string); ok {
+				d.Reasons = append(d.Reasons, s)
+			}
+		}
+		if len(d.Reasons) == 0 {
+			d.Reasons = []string{"denied by policy"}
+		}
+		return d, nil
+	}
+	d.Rule, _ = obj["rule"].(string)
+	fields, _ := obj["fields"].(map[string]any)
+	d.Fields = make(map[string]FieldDecision, len(in.Fields))
+	for _, f := range in.Fields {
+		fd, err := parseFieldDecision(fields[f.Name])
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		d.Fields[f.Name] = fd
+	}
+	if len(fields) != len(in.Fields) {
+		return nil, errors.New("decision names fields that were not asked about")
+	}
+	return d, nil
+}
+
+func parseFieldDecision(v any) (FieldDecision, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return FieldDecision{}, errors.New("no action decided")
+	}
+	name, _ := m["action"].(string)
+	a, ok := actionNames[name]
+	if !ok {
+		return FieldDecision{}, errors.New("unknown action")
+	}
+	rule, _ := m["rule"].(string)
+	if rule == "" {
+		return FieldDecision{}, errors.New("action without a rule")
+	}
+	return FieldDecision{Action: a, Rule: rule}, nil
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+// value builds the OPA input directly as an AST value, sparing the JSON round
+// trip OPA makes of a Go struct.
+func (in *Input) value() ast.Value {
+	fields := make([]*ast.Term, len(in.Fields))
+	for i, f := range in.Fields {
+		fields[i] = ast.ObjectTerm(
+			ast.Item(ast.StringTerm("name"), ast.StringTerm(f.Name)),
+			ast.Item(ast.StringTerm("class"), ast.StringTerm(f.Class)),
+			ast.Item(ast.StringTerm("kind"), ast.StringTerm(f.Kind)),
+			ast.Item(ast.StringTerm("generalization"), ast.StringTerm(f.Generalization)),
+		)
+	}
+	party := func(p Party) *ast.Term {
+		return ast.ObjectTerm(
+			ast.Item(ast.StringTerm("id"), ast.StringTerm(p.ID)),
+			ast.Item(ast.StringTerm("type"), ast.StringTerm(p.Type)),
+		)
+	}
+	return ast.NewObject(
+		ast.Item(ast.StringTerm("source"), party(in.Source)),
+		ast.Item(ast.StringTerm("destination"), party(in.Destination)),
+		ast.Item(ast.StringTerm("purpose"), ast.StringTerm(in.Purpose)),
+		ast.Item(ast.StringTerm("legal_basis"), ast.StringTerm(in.LegalBasis)),
+		ast.Item(ast.StringTerm("fields"), ast.ArrayTerm(fields...)),
+	)
+}
+
+// FieldNames returns the input's field names, sorted; useful for logs.
+func (in *Input) FieldNames() []string {
+	names := make([]string, len(in.Fields))
+	for i, f := range in.Fields {
+		names[i] = f.Name
+	}
+	slices.Sort(names)
+	return names
+}
