@@ -78,11 +78,11 @@ type Generalization uint8
 
 // The generalisations.
 const (
-	NoGeneralization Generalization = iota // generalise is not possible: the policy must not ask for it
-	ToYear                                 // a date becomes its year
-	ToAgeBand                              // an age becomes a five-year band, 18-24 style
-	ToRegion                               // an address part becomes the address's region (state), or its country
-	ToCoarseCoordinate                     // a coordinate is rounded to one decimal degree (about 11 km)
+	NoGeneralization   Generalization = iota // generalise is not possible: the policy must not ask for it
+	ToYear                                   // a date becomes its year
+	ToAgeBand                                // an age becomes a five-year band, 18-24 style
+	ToRegion                                 // an address part becomes the address's region (state), or its country
+	ToCoarseCoordinate                       // a coordinate is rounded to one decimal degree (about 11 km)
 )
 
 var genNames = [...]string{"none", "year", "age_band", "region", "coarse_coordinate"}

@@ -1,0 +1,104 @@
+// Package audit defines the gateway's audit entries and the hash chain that
+// makes the log tamper-evident: each entry's hash covers its content and the
+// hash of the entry before it, so a modified, deleted, inserted or reordered
+// entry breaks the chain from that point on.
+//
+// An entry holds agency ids, purposes, field names, actions and rules, and the
+// gateway's internal pseudonym of the person: never a name, date, document,
+// phone, address or free text.
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outcome is how an exchange ended.
+type Outcome string
+
+// The outcomes.
+const (
+	Released Outcome = "released"
+	Denied   Outcome = "denied"
+)
+
+// FieldAction is the action taken on one field and the policy rule behind it.
+type FieldAction struct {
+	Field  string `json:"field"`
+	Action string `json:"action"`
+	Rule   string `json:"rule"`
+}
+
+// Entry is one audit event. Its JSON form, with Hash empty, is what is hashed.
+type Entry struct {
+	Seq            int64         `json:"seq"`
+	DecisionID     string        `json:"decision_id"`
+	Time           time.Time     `json:"time"`
+	Event          string        `json:"event"` // "exchange"
+	Source         string        `json:"source"`
+	Destination    string        `json:"destination"`
+	Purpose        string        `json:"purpose"`
+	LegalBasis     string        `json:"legal_basis"`
+	PolicyRevision string        `json:"policy_revision"`
+	Rule           string        `json:"rule,omitempty"`
+	Outcome        Outcome       `json:"outcome"`
+	Subject        string        `json:"subject,omitempty"` // internal pseudonym of the person
+	Fields         []FieldAction `json:"fields,omitempty"`
+	Reasons        []string      `json:"reasons,omitempty"`
+	PrevHash       []byte        `json:"prev_hash"`
+	Hash           []byte        `json:"hash,omitempty"`
+}
+
+// Seal sets the entry's sequence number and previous hash and computes its hash.
+func (e *Entry) Seal(seq int64, prev []byte) error {
+	e.Seq = seq
+	e.PrevHash = prev
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	h, err := e.digest()
+	if err != nil {
+		return err
+	}
+	e.Hash = h
+	return nil
+}
+
+func (e *Entry) digest() ([]byte, error) {
+	c := *e
+	c.Hash = nil
+	body, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode entry: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return sum[:], nil
+}
+
+// ErrBroken means the chain does not verify.
+var ErrBroken = errors.New("audit: chain broken")
+
+// Verify checks a run of entries that starts the chain or follows prev. It
+// names the first entry that does not verify.
+func Verify(prev []byte, entries []Entry) error {
+	for i := range entries {
+		e := &entries[i]
+		if i > 0 && e.Seq != entries[i-1].Seq+1 {
+			return fmt.Errorf("%w at seq %d: sequence jumps from %d", ErrBroken, e.Seq, entries[i-1].Seq)
+		}
+		if !bytes.Equal(e.PrevHash, prev) {
+			return fmt.Errorf("%w at seq %d: does not follow the entry before it", ErrBroken, e.Seq)
+		}
+		h, err := e.digest()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(h, e.Hash) {
+			return fmt.Errorf("%w at seq %d: content does not match its hash", ErrBroken, e.Seq)
+		}
+		prev = e.Hash
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+// Package config is the gateway's configuration: where it listens, where its
+// keys and store are, and which agencies and purposes take part. It is loaded
+// from one YAML file and validated as a whole before anything starts, so an
+// operator sees every mistake at once, each naming its setting.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/gateway/htcds"
+)
+
+// InternalDomain is the gateway's own pseudonym domain. Its pseudonyms link
+// records inside the gateway and are never released to an agency.
+const InternalDomain = "tumar.internal"
+
+// Config is the whole configuration.
+type Config struct {
+	// Listen is the address of the HTTPS API, host:port.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes bounds a request body; larger requests get 413.
+	MaxBodyBytes int64     `yaml:"max_body_bytes"`
+	TLS          TLS       `yaml:"tls"`
+	Store        Store     `yaml:"store"`
+	Keys         Keys      `yaml:"keys"`
+	Policy       Policy    `yaml:"policy"`
+	Agencies     []Agency  `yaml:"agencies"`
+	Purposes     []Purpose `yaml:"purposes"`
+}
+
+// TLS names the files of the gateway's certificate and of the CA that signs
+// agency client certificates.
+type TLS struct {
+	CA   string `yaml:"ca"`   // PEM bundle of CAs trusted for agency certificates
+	Cert string `yaml:"cert"` // the gateway's certificate (PEM)
+	Key  string `yaml:"key"`  // its private key (PEM); a file reference, never inline
+}
+
+// Store chooses the store backend.
+type Store struct {
+	Type string `yaml:"type"` // "sqlite"
+	Path string `yaml:"path"` // SQLite database file
+}
+
+// Keys chooses the key backend. The passphrase is referenced, never inlined.
+type Keys struct {
+	Type           string `yaml:"type"` // "file"
+	Path           string `yaml:"path"`
+	PassphraseEnv  string `yaml:"passphrase_env"`
+	PassphraseFile string `yaml:"passphrase_file"`
+}
+
+// Policy chooses the release policy; an empty Dir means the embedded default.
+type Policy struct {
+	Dir string `yaml:"dir"`
+}
+
+// Agency is one participant of the referral mechanism.
+type Agency struct {
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	Type   string `yaml:"type"`   // HTCDS organisation type (org_Type)
+	Domain string `yaml:"domain"` // its pseudonym domain
+	Auth   Auth   `yaml:"auth"`
+}
+
+// Auth says how an agency proves who it is.
+type Auth struct {
+	// MTLSCommonName is the subject common name of the agency's client
+	// certificate, issued by the configured CA.
+	MTLSCommonName string `yaml:"mtls_common_name"`
+}
+
+// Purpose is one reason for an exchange and the legal acts that allow it.
+type Purpose struct {
+	ID          string   `yaml:"id"`
+	Description string   `yaml:"description"`
+	LegalBases  []string `yaml:"legal_bases"`
+}
+
+// Defaults fills what was left empty.
+func (c *Config) Defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8443"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.Store.Type == "" {
+		c.Store.Type = "sqlite"
+	}
+	if c.Keys.Type == "" {
+		c.Keys.Type = "file"
+	}
+}
+
+// Load reads, defaults and validates a configuration file. Relative paths in
+// it are taken from the file's directory.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	c.Defaults()
+	c.resolve(filepath.Dir(path))
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s:\n%w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) resolve(dir string) {
+	for _, p := range []*string{&c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.Store.Path, &c.Keys.Path, &c.Keys.PassphraseFile, &c.Policy.Dir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// Validate reports every problem at once, each naming its setting.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen: must be host:port")
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max_body_bytes: must be at least 1024")
+	}
+	for name, v := range map[string]string{"tls.ca": c.TLS.CA, "tls.cert": c.TLS.Cert, "tls.key": c.TLS.Key} {
+		if v == "" {
+			bad("%s: must name a PEM file", name)
+		}
+	}
+	if c.Store.Type != "sqlite" {
+		bad("store.type: %q is not a store type (sqlite)", c.Store.Type)
+	} else if c.Store.Path == "" {
+		bad("store.path: must name the SQLite database file")
+	}
+	if c.Keys.Type != "file" {
+		bad("keys.type: %q is not a key backend (file)", c.Keys.Type)
+	} else if c.Keys.Path == "" {
+		bad("keys.path: must name the keyring file")
+	}
+	if c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
+		bad("keys: set passphrase_env or passphrase_file")
+	}
+	errs = append(errs, c.validateAgencies()...)
+	errs = append(errs, c.validatePurposes()...)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateAgencies() []error {
+	var errs []error
+	if len(c.Agencies) == 0 {
+		errs = append(errs, errors.New("agencies: at least one agency is needed"))
+	}
+	orgType, _ := htcds.Lookup("org_Type")
+	ids, domains, cns := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, a := range c.Agencies {
+		at := fmt.Sprintf("agencies[%d]", i)
+		if a.ID != "" {
+			at = fmt.Sprintf("agencies[%d] (%s)", i, a.ID)
+		}
+		switch {
+		case !keys.ValidDomain(a.ID):
+			errs = append(errs, fmt.Errorf("%s.id: must be lower-case letters, digits, '-' or '.'", at))
+		case ids[a.ID]:
+			errs = append(errs, fmt.Errorf("%s.id: used twice", at))
+		}
+		ids[a.ID] = true
+		if !slices.Contains(orgType.Values, a.Type) {
+			errs = append(errs, fmt.Errorf("%s.type: %q is not an HTCDS organisation type %v", at, a.Type, orgType.Values))
+		}
+		switch {
+		case !keys.ValidDomain(a.Domain):
+			errs = append(errs, fmt.Errorf("%s.domain: must be lower-case letters, digits, '-' or '.'", at))
+		case a.Domain == InternalDomain:
+			errs = append(errs, fmt.Errorf("%s.domain: %s is the gateway's internal domain", at, InternalDomain))
+		case domains[a.Domain]:
+			errs = append(errs, fmt.Errorf("%s.domain: shared with another agency; each recipient needs its own domain", at))
+		}
+		domains[a.Domain] = true
+		switch {
+		case a.Auth.MTLSCommonName == "":
+			errs = append(errs, fmt.Errorf("%s.auth.mtls_common_name: must be set", at))
+		case cns[a.Auth.MTLSCommonName]:
+			errs = append(errs, fmt.Errorf("%s.auth.mtls_common_name: used by two agencies", at))
+		}
+		cns[a.Auth.MTLSCommonName] = true
+	}
+	return errs
+}
+
+func (c *Config) validatePurposes() []error {
+	var errs []error
+	if len(c.Purposes) == 0 {
+		errs = append(errs, errors.New("purposes: at least one purpose is needed"))
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Purposes {
+		at := fmt.Sprintf("purposes[%d]", i)
+		if p.ID == "" || !keys.ValidDomain(p.ID) {
+			errs = append(errs, fmt.Errorf("%s.id: must be lower-case letters, digits, '-' or '.'", at))
+		} else if seen[p.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %s used twice", at, p.ID))
+		}
+		seen[p.ID] = true
+		if len(p.LegalBases) == 0 {
+			errs = append(errs, fmt.Errorf("%s.legal_bases: at least one legal basis is needed", at))
+		}
+	}
+	return errs
+}
+
+// Agency returns the agency with the given id.
+func (c *Config) Agency(id string) (*Agency, bool) {
+	for i := range c.Agencies {
+		if c.Agencies[i].ID == id {
+			return &c.Agencies[i], true
+		}
+	}
+	return nil, false
+}
+
+// Purpose returns the purpose with the given id.
+func (c *Config) Purpose(id string) (*Purpose, bool) {
+	for i := range c.Purposes {
+		if c.Purposes[i].ID == id {
+			return &c.Purposes[i], true
+		}
+	}
+	return nil, false
+}
+
+// Domains lists every pseudonym domain the keys must hold: the internal one
+// and one per agency.
+func (c *Config) Domains() []string {
+	d := []string{InternalDomain}
+	for _, a := range c.Agencies {
+		d = append(d, a.Domain)
+	}
+	return d
+}

@@ -1,0 +1,21 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/tumarproject/tumar/gateway/store"
+	"github.com/tumarproject/tumar/gateway/store/storetest"
+)
+
+func TestSQLiteContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

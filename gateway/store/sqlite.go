@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/tumarproject/tumar/gateway/audit"
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLite is the embedded store: one file, WAL journal, every commit synced.
+type SQLite struct {
+	db *sql.DB
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the database file and applies migrations.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	// One connection: SQLite has one writer, and the audit chain needs its
+	// appends serialised anyway.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: open %s: %w", ErrUnavailable, path, err)
+	}
+	migrations, _ := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+	}
+	return &SQLite{db: db}, nil
+}
+
+// Release implements Store.
+func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, m.CreatedAt.UTC().Format(time.RFC3339Nano), m.Payload)
+		if err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+		return appendAudit(ctx, tx, e)
+	})
+}
+
+// Audit implements Store.
+func (s *SQLite) Audit(ctx context.Context, e *audit.Entry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, e) })
+}
+
+func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+	var (
+		seq  int64
+		prev []byte
+	)
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	if err := e.Seal(seq+1, prev); err != nil {
+		return err
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode audit entry: %w", err)
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.DecisionID, e.Time.Format(time.RFC3339Nano), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash)
+	if err != nil {
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Inbox implements Store.
+func (s *SQLite) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, source, destination, purpose, decision_id, created_at, payload FROM outbox
+		 WHERE destination = ? AND acked_at IS NULL ORDER BY seq LIMIT ?`, destination, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var (
+			m       Message
+			created string
+		)
+		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created, &m.Payload); err != nil {
+			return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
+		}
+		m.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
+	}
+	return out, nil
+}
+
+// Ack implements Store.
+func (s *SQLite) Ack(ctx context.Context, destination string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, time.Now().UTC().Format(time.RFC3339Nano), destination)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	placeholders := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE outbox SET acked_at = ? WHERE destination = ? AND acked_at IS NULL AND id IN (`+placeholders+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%w: ack: %w", ErrUnavailable, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// AuditLog implements Store.
+func (s *SQLite) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT entry FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+		}
+		var e audit.Entry
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Ping implements Store.
+func (s *SQLite) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error { return s.db.Close() }

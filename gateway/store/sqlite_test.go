@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+)
+
+func openTemp(t *testing.T) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// The audit write failing must take the outbox row with it.
+func TestReleaseIsAtomicWhenAuditFails(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	if _, err := s.db.Exec(`CREATE TRIGGER fail_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	m := &Message{ID: "m1", Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
+	e := &audit.Entry{DecisionID: "d1", Time: time.Now(), Event: "exchange", Outcome: audit.Released}
+	if err := s.Release(ctx, m, e); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("want ErrUnavailable, got %v", err)
+	}
+	got, err := s.Inbox(ctx, "errp", 10)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("a release whose audit entry failed left %d outbox rows (%v)", len(got), err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Message{ID: "m1", Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
+	if err := s.Release(ctx, m, &audit.Entry{DecisionID: "d1", Time: time.Now(), Outcome: audit.Released}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, _ := s.Inbox(ctx, "errp", 10)
+	log, _ := s.AuditLog(ctx, 0, 10)
+	if len(got) != 1 || len(log) != 1 || audit.Verify(nil, log) != nil {
+		t.Fatalf("after reopen: %d messages, %d audit entries", len(got), len(log))
+	}
+}

@@ -1,0 +1,53 @@
+// Package store keeps what the gateway must not lose: the outbox of released
+// records waiting for their destination, and the hash-chained audit log.
+//
+// A release writes the outbox message and its audit entry in one transaction:
+// both are durable, or neither exists. SQLite is the embedded default; a
+// PostgreSQL store implements the same interface.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+)
+
+var (
+	// ErrUnavailable means the store cannot be written or read now.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Message is one released record addressed to one destination agency.
+type Message struct {
+	ID          string
+	Source      string
+	Destination string
+	Purpose     string
+	DecisionID  string
+	CreatedAt   time.Time
+	Payload     []byte // the released record as JSON
+}
+
+// Store is the gateway's durable state.
+//
+// Release and Audit append to the audit chain: the store assigns the sequence
+// number and previous hash and seals the entry inside its transaction. Ack is
+// idempotent and only acknowledges messages addressed to the given destination.
+// Inbox never returns an acknowledged message.
+type Store interface {
+	// Release commits a message and its audit entry atomically.
+	Release(ctx context.Context, m *Message, e *audit.Entry) error
+	// Audit appends an audit entry with no message (a denial, say).
+	Audit(ctx context.Context, e *audit.Entry) error
+	// Inbox returns up to limit unacknowledged messages for a destination, oldest first.
+	Inbox(ctx context.Context, destination string, limit int) ([]Message, error)
+	// Ack acknowledges messages by id and returns how many were newly acknowledged.
+	Ack(ctx context.Context, destination string, ids []string) (int, error)
+	// AuditLog returns up to limit entries with seq greater than after, in order.
+	AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error)
+	// Ping reports whether the store is usable.
+	Ping(ctx context.Context) error
+	Close() error
+}

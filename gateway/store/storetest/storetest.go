@@ -1,0 +1,113 @@
+// Package storetest is the contract every store backend must meet; SQLite and
+// PostgreSQL run the same suite.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/gateway/store"
+)
+
+// Run runs the contract suite; newStore must return an empty store.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	ctx := context.Background()
+
+	t.Run("release, inbox and ack", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 3 {
+			dest := "errp"
+			if i == 2 {
+				dest = "consulate"
+			}
+			if err := s.Release(ctx, message(i, dest), entry(i, dest)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Inbox(ctx, "errp", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != "m0" || got[1].ID != "m1" || string(got[0].Payload) != `{"n":0}` {
+			t.Fatalf("inbox = %+v", got)
+		}
+		if n, err := s.Ack(ctx, "consulate", []string{"m0"}); err != nil || n != 0 {
+			t.Fatalf("an agency acknowledged another's message: %d %v", n, err)
+		}
+		if n, err := s.Ack(ctx, "errp", []string{"m0", "nope"}); err != nil || n != 1 {
+			t.Fatalf("ack = %d %v", n, err)
+		}
+		if n, err := s.Ack(ctx, "errp", []string{"m0"}); err != nil || n != 0 {
+			t.Fatalf("second ack = %d %v, want 0", n, err)
+		}
+		got, _ = s.Inbox(ctx, "errp", 10)
+		if len(got) != 1 || got[0].ID != "m1" {
+			t.Fatalf("an acknowledged message is served again: %+v", got)
+		}
+	})
+
+	t.Run("audit chain", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			var err error
+			if i%2 == 0 {
+				err = s.Release(ctx, message(i, "errp"), entry(i, "errp"))
+			} else {
+				e := entry(i, "errp")
+				e.Outcome = audit.Denied
+				err = s.Audit(ctx, e)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		log, err := s.AuditLog(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 5 || log[0].Seq != 1 || log[4].Seq != 5 {
+			t.Fatalf("audit log has %d entries", len(log))
+		}
+		if err := audit.Verify(nil, log); err != nil {
+			t.Fatalf("a fresh chain does not verify: %v", err)
+		}
+		log[2].Purpose = "something else"
+		if err := audit.Verify(nil, log); !errors.Is(err, audit.ErrBroken) {
+			t.Fatalf("a modified entry verified: %v", err)
+		}
+	})
+
+	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, message(0, "errp"), entry(1, "errp")); err == nil {
+			t.Fatal("a duplicate message id was accepted")
+		}
+		log, _ := s.AuditLog(ctx, 0, 100)
+		if len(log) != 1 {
+			t.Fatalf("a failed release left %d audit entries, want 1", len(log))
+		}
+	})
+}
+
+func message(i int, dest string) *store.Message {
+	return &store.Message{
+		ID: fmt.Sprintf("m%d", i), Source: "ngo", Destination: dest, Purpose: "criminal-referral",
+		DecisionID: fmt.Sprintf("d%d", i), CreatedAt: time.Now(), Payload: fmt.Appendf(nil, `{"n":%d}`, i),
+	}
+}
+
+func entry(i int, dest string) *audit.Entry {
+	return &audit.Entry{
+		DecisionID: fmt.Sprintf("d%d", i), Time: time.Now(), Event: "exchange", Source: "ngo", Destination: dest,
+		Purpose: "criminal-referral", LegalBasis: "victim-consent", PolicyRevision: "sha256:0", Outcome: audit.Released,
+		Fields: []audit.FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r"}},
+	}
+}
