@@ -370,3 +370,10 @@ func appendValue(b *bytes.Buffer, k Kind, v Value) error {
 	b.Write(out)
 	return err
 }
+
+// JSON returns the entry's value encoded as JSON, in the shape its kind takes.
+func (e Entry) JSON() ([]byte, error) {
+	var b bytes.Buffer
+	err := appendValue(&b, e.Field().Kind, e.Value)
+	return b.Bytes(), err
+}

@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/gateway/config"
+	"github.com/tumarproject/tumar/gateway/store"
+	"github.com/tumarproject/tumar/policy"
+)
+
+// App is a gateway assembled from a configuration: keys, policy, store,
+// pipeline and HTTP server.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	Keys     keys.Pseudonymizer
+	Store    store.Store
+	Policy   *policy.Engine
+	Exchange *Exchanger
+	server   *http.Server
+	listener net.Listener
+}
+
+// Open builds the gateway. Backends are chosen here and only here.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	k, err := OpenKeys(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	mods := policy.Default()
+	if cfg.Policy.Dir != "" {
+		if mods, err = policy.FromDir(cfg.Policy.Dir); err != nil {
+			return nil, err
+		}
+	}
+	engine, err := policy.New(ctx, mods)
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store
+	switch cfg.Store.Type {
+	case "sqlite":
+		st, err = store.OpenSQLite(ctx, cfg.Store.Path)
+	default:
+		err = fmt.Errorf("gateway: store type %q is not built in", cfg.Store.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := NewMetrics(reg)
+	ex, err := NewExchanger(ctx, cfg, k, engine, st, m)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	tlsCfg, err := TLSConfig(cfg.TLS)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex}
+	srv := NewServer(cfg, ex, st, log, m, reg, a.ready)
+	a.server = &http.Server{
+		Handler: srv.Handler(), TLSConfig: tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("gateway ready", slog.String("policy_revision", engine.Revision()), slog.Int("agencies", len(cfg.Agencies)))
+	return a, nil
+}
+
+// OpenKeys opens the configured key backend.
+func OpenKeys(c config.Keys) (keys.Pseudonymizer, error) {
+	switch c.Type {
+	case "file":
+		pass, err := keys.ReadPassphrase(c.PassphraseEnv, c.PassphraseFile)
+		if err != nil {
+			return nil, err
+		}
+		return keys.OpenFile(c.Path, pass)
+	}
+	return nil, fmt.Errorf("gateway: key backend %q is not built in", c.Type)
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.Store.Ping(ctx); err != nil {
+		return err
+	}
+	doms, err := a.Keys.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range a.cfg.Domains() {
+		if _, ok := doms[d]; !ok {
+			return fmt.Errorf("%w: domain %s", keys.ErrUnknownDomain, d)
+		}
+	}
+	return nil
+}
+
+// Listen binds the configured address (port 0 picks a free one).
+func (a *App) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.listener = ln
+	return ln.Addr(), nil
+}
+
+// Serve serves HTTPS until ctx is done, then shuts down gracefully and closes
+// the store.
+func (a *App) Serve(ctx context.Context) error {
+	if a.listener == nil {
+		if _, err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.server.ServeTLS(a.listener, "", "") }()
+	a.log.Info("serving", slog.String("addr", a.listener.Addr().String()))
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = a.server.Shutdown(sctx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, a.Store.Close())
+}

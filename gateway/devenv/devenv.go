@@ -1,0 +1,166 @@
+// Package devenv lays out a complete local gateway in one directory: a
+// development CA, the gateway's and every agency's certificates, an encrypted
+// keyring with its passphrase file, and a configuration naming them all.
+// `tumar dev init`, `tumar demo` and the end-to-end tests use it.
+package devenv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tumarproject/tumar/crypto/devca"
+	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/gateway/config"
+)
+
+// Agencies are the sample participants: an NGO crisis centre, the crime
+// register, a consulate abroad and a health service.
+func Agencies() []config.Agency {
+	return []config.Agency{
+		{ID: "ngo-sezim", Name: "Sezim crisis centre, Bishkek", Type: "NGO", Domain: "ngo-sezim"},
+		{ID: "errp", Name: "Unified Register of Crimes (ERRP)", Type: "LawEnforcement", Domain: "errp"},
+		{ID: "consulate-moscow", Name: "Consulate of the Kyrgyz Republic in Moscow", Type: "CentralGovernmentOrganisation", Domain: "consulate-moscow"},
+		{ID: "health-bishkek", Name: "City health centre, Bishkek", Type: "HealthServiceOrganisation", Domain: "health-bishkek"},
+	}
+}
+
+// Purposes are the sample purposes and their legal bases.
+func Purposes() []config.Purpose {
+	return []config.Purpose{
+		{ID: "criminal-referral", Description: "Report a possible trafficking crime to the register", LegalBases: []string{"kg-law-trafficking-in-persons", "victim-consent"}},
+		{ID: "prosecution", Description: "Identify a victim for a prosecution under a court order", LegalBases: []string{"court-order"}},
+		{ID: "consular-assistance", Description: "Help a citizen abroad: documents, return home", LegalBases: []string{"victim-consent", "kg-law-consular-service"}},
+		{ID: "support-services", Description: "Refer a victim for health, social or legal support", LegalBases: []string{"victim-consent"}},
+	}
+}
+
+// Options tune Create.
+type Options struct {
+	Listen string   // default 127.0.0.1:8443; port 0 picks a free one
+	KDF    keys.KDF // zero means keys.DefaultKDF
+}
+
+// Env is a laid-out development gateway.
+type Env struct {
+	Dir        string
+	ConfigPath string
+	Config     *config.Config
+}
+
+// Create writes a development gateway into dir, which must be empty or absent.
+func Create(ctx context.Context, dir string, opt Options) (*Env, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("devenv: %s is not empty; choose a new directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if opt.Listen == "" {
+		opt.Listen = "127.0.0.1:8443"
+	}
+	cfg := &config.Config{
+		Listen:   opt.Listen,
+		TLS:      config.TLS{CA: "ca.pem", Cert: "gateway.pem", Key: "gateway-key.pem"},
+		Store:    config.Store{Type: "sqlite", Path: "tumar.db"},
+		Keys:     config.Keys{Type: "file", Path: "keyring.json", PassphraseFile: "keyring.pass"},
+		Agencies: Agencies(),
+		Purposes: Purposes(),
+	}
+	for i := range cfg.Agencies {
+		cfg.Agencies[i].Auth.MTLSCommonName = cfg.Agencies[i].ID + ".agency.tumar.test"
+	}
+	cfg.Defaults()
+	if err := writeCerts(dir, cfg); err != nil {
+		return nil, err
+	}
+	pass := make([]byte, 24)
+	rand.Read(pass)
+	passText := []byte(base64.RawURLEncoding.EncodeToString(pass))
+	if err := os.WriteFile(filepath.Join(dir, "keyring.pass"), append(passText, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	if _, err := keys.CreateFile(ctx, filepath.Join(dir, "keyring.json"), passText, opt.KDF, cfg.Domains()...); err != nil {
+		return nil, err
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	header := []byte("# Tumar development configuration, written by `tumar dev init`.\n# Paths are relative to this file. Not for production: the CA key is on disk.\n")
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, append(header, out...), 0o600); err != nil {
+		return nil, err
+	}
+	loaded, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Dir: dir, ConfigPath: path, Config: loaded}, nil
+}
+
+func writeCerts(dir string, cfg *config.Config) error {
+	ca, err := devca.New("Tumar development CA")
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"ca.pem": ca.CertPEM()}
+	cert, key, err := ca.Issue("gateway.tumar.test", true, "localhost", "127.0.0.1", "::1", "gateway.tumar.test")
+	if err != nil {
+		return err
+	}
+	files["gateway.pem"], files["gateway-key.pem"] = cert, key
+	for _, a := range cfg.Agencies {
+		cert, key, err := ca.Issue(a.Auth.MTLSCommonName, false)
+		if err != nil {
+			return err
+		}
+		files[a.ID+".pem"], files[a.ID+"-key.pem"] = cert, key
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClientTLS is the TLS configuration an agency's client uses: its own
+// certificate, and the development CA as the only trusted root.
+func (e *Env) ClientTLS(agencyID string) (*tls.Config, error) {
+	if _, ok := e.Config.Agency(agencyID); !ok {
+		return nil, fmt.Errorf("devenv: no agency %s", agencyID)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(e.Dir, agencyID+".pem"), filepath.Join(e.Dir, agencyID+"-key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(filepath.Join(e.Dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("devenv: ca.pem holds no certificate")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS13}, nil
+}
+
+// Client is an HTTPS client authenticated as the agency.
+func (e *Env) Client(agencyID string) (*http.Client, error) {
+	tc, err := e.ClientTLS(agencyID)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}, nil
+}

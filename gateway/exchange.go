@@ -1,0 +1,203 @@
+// Package gateway is the exchange pipeline and its HTTP API: an agency submits
+// one HTCDS record for a destination and a purpose; the gateway links the
+// person under its internal pseudonym, asks the policy what each field may
+// become, transforms the record accordingly, and commits the released record
+// and its audit entry in one transaction. If any step fails, nothing is
+// committed and nothing leaves.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/gateway/config"
+	"github.com/tumarproject/tumar/gateway/htcds"
+	"github.com/tumarproject/tumar/gateway/store"
+	"github.com/tumarproject/tumar/policy"
+)
+
+// Submission is one record sent by a source agency. Source comes from the
+// agency's authenticated identity, never from the request body.
+type Submission struct {
+	Source         string
+	Destination    string
+	Purpose        string
+	LegalBasis     string
+	SourceRecordID string
+	Record         *htcds.Record
+}
+
+// Receipt tells the source what happened to its record.
+type Receipt struct {
+	ExchangeID     string              `json:"exchange_id"`
+	DecisionID     string              `json:"decision_id"`
+	Outcome        audit.Outcome       `json:"outcome"`
+	Rule           string              `json:"rule,omitempty"`
+	PolicyRevision string              `json:"policy_revision"`
+	Fields         []audit.FieldAction `json:"fields,omitempty"`
+}
+
+// Released is what the destination receives: no identity unless the policy
+// kept it, pseudonyms in the destination's own domain, and the rule behind
+// every field.
+type Released struct {
+	ExchangeID     string              `json:"exchange_id"`
+	DecisionID     string              `json:"decision_id"`
+	Source         string              `json:"source"`
+	Destination    string              `json:"destination"`
+	Purpose        string              `json:"purpose"`
+	LegalBasis     string              `json:"legal_basis"`
+	PolicyRevision string              `json:"policy_revision"`
+	ReleasedAt     time.Time           `json:"released_at"`
+	SourceRecordID string              `json:"source_record_id,omitempty"`
+	Subject        *Subject            `json:"subject,omitempty"`
+	Record         json.RawMessage     `json:"record"`
+	Fields         []audit.FieldAction `json:"fields"`
+}
+
+// Subject carries the person's match-key pseudonyms in the destination's
+// domain, so the destination can link its own records about the same person
+// without learning who it is.
+type Subject struct {
+	Keys []string `json:"keys"`
+}
+
+// Exchanger runs the exchange pipeline. It is safe for concurrent use.
+type Exchanger struct {
+	cfg     *config.Config
+	keys    keys.Pseudonymizer
+	policy  *policy.Engine
+	store   store.Store
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// NewExchanger wires the pipeline. Every configured domain must have keys:
+// a gateway that could not pseudonymise for some agency does not start.
+func NewExchanger(ctx context.Context, cfg *config.Config, k keys.Pseudonymizer, p *policy.Engine, s store.Store, m *Metrics) (*Exchanger, error) {
+	have, err := k.Domains(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: list key domains: %w", err)
+	}
+	var missing []error
+	for _, d := range cfg.Domains() {
+		if _, ok := have[d]; !ok {
+			missing = append(missing, fmt.Errorf("pseudonym domain %s has no key (run `tumar keys add-domain %s`)", d, d))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("gateway: %w", errors.Join(missing...))
+	}
+	return &Exchanger{cfg: cfg, keys: k, policy: p, store: s, metrics: m, now: time.Now}, nil
+}
+
+// Exchange runs one submission through the pipeline. On a denial it returns an
+// *Error wrapping ErrDenied, after auditing the denial; on any failure of a
+// privacy control or of the store it returns an *Error and nothing is released.
+func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, error) {
+	start := x.now()
+	src, dst, err := x.parties(sub)
+	if err != nil {
+		return nil, err
+	}
+	decisionID := uuid.Must(uuid.NewV7()).String()
+	subject, err := x.internalSubject(ctx, sub.Record)
+	if err != nil {
+		return nil, x.fail("pseudonymise", unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
+	}
+	in := policyInput(src, dst, sub)
+	dec, err := x.policy.Decide(ctx, in)
+	if err != nil {
+		return nil, x.fail("policy", unavailable("policy_failed", "the release policy could not be evaluated; nothing was released", err))
+	}
+	entry := &audit.Entry{
+		DecisionID: decisionID, Time: start, Event: "exchange", Source: src.ID, Destination: dst.ID,
+		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, Rule: dec.Rule, Subject: subject,
+	}
+	if !dec.Allow {
+		return nil, x.deny(ctx, entry, dec)
+	}
+	released, err := x.transform(ctx, dst, sub, dec)
+	if err != nil {
+		return nil, x.fail("pseudonymise", err)
+	}
+	entry.Outcome, entry.Fields = audit.Released, released.fields
+	exchangeID := uuid.Must(uuid.NewV7()).String()
+	payload, err := json.Marshal(&Released{
+		ExchangeID: exchangeID, DecisionID: decisionID, Source: src.ID, Destination: dst.ID,
+		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, ReleasedAt: start.UTC(),
+		SourceRecordID: sub.SourceRecordID, Subject: released.subject, Record: released.record, Fields: released.fields,
+	})
+	if err != nil {
+		return nil, x.fail("encode", unavailable("encode_failed", "the released record could not be encoded", err))
+	}
+	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload}
+	if err := x.store.Release(ctx, msg, entry); err != nil {
+		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
+	}
+	x.metrics.released(src.ID, dst.ID, released.fields, x.now().Sub(start))
+	return &Receipt{ExchangeID: exchangeID, DecisionID: decisionID, Outcome: audit.Released, Rule: dec.Rule, PolicyRevision: dec.Revision, Fields: released.fields}, nil
+}
+
+func (x *Exchanger) parties(sub *Submission) (src, dst *config.Agency, err error) {
+	src, ok := x.cfg.Agency(sub.Source)
+	if !ok {
+		return nil, nil, &Error{Status: http.StatusForbidden, Code: "unknown_agency", Message: "the submitting agency is not configured", Err: ErrUnknownAgency}
+	}
+	dst, ok = x.cfg.Agency(sub.Destination)
+	if !ok {
+		return nil, nil, badRequest("unknown_destination", "destination is not a configured agency")
+	}
+	purpose, ok := x.cfg.Purpose(sub.Purpose)
+	if !ok {
+		return nil, nil, badRequest("unknown_purpose", "purpose is not a configured purpose")
+	}
+	basisOK := false
+	for _, b := range purpose.LegalBases {
+		basisOK = basisOK || b == sub.LegalBasis
+	}
+	if !basisOK {
+		return nil, nil, badRequest("unknown_legal_basis", "legal_basis is not one of the purpose's legal bases")
+	}
+	if sub.Record == nil || sub.Record.Len() == 0 {
+		return nil, nil, invalidRecord(errors.New("empty record"))
+	}
+	return src, dst, nil
+}
+
+func (x *Exchanger) deny(ctx context.Context, entry *audit.Entry, dec *policy.Decision) error {
+	entry.Outcome, entry.Reasons = audit.Denied, dec.Reasons
+	if err := x.store.Audit(ctx, entry); err != nil {
+		return x.fail("store", unavailable("store_failed", "the denial could not be audited", err))
+	}
+	x.metrics.denied(entry.Source, entry.Destination)
+	return &Error{Status: http.StatusForbidden, Code: "denied", Message: "the release policy denies this exchange", Reasons: dec.Reasons, Err: ErrDenied}
+}
+
+func (x *Exchanger) fail(stage string, err error) error {
+	x.metrics.privacyFailure(stage)
+	return err
+}
+
+func policyInput(src, dst *config.Agency, sub *Submission) *policy.Input {
+	in := &policy.Input{
+		Source:      policy.Party{ID: src.ID, Type: src.Type},
+		Destination: policy.Party{ID: dst.ID, Type: dst.Type},
+		Purpose:     sub.Purpose,
+		LegalBasis:  sub.LegalBasis,
+		Fields:      make([]policy.FieldRef, 0, sub.Record.Len()),
+	}
+	for _, e := range sub.Record.Entries() {
+		f := e.Field()
+		in.Fields = append(in.Fields, policy.FieldRef{Name: f.Name, Class: f.Class.String(), Kind: f.Kind.String(), Generalization: f.Gen.String()})
+	}
+	return in
+}

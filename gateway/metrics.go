@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+)
+
+// Metrics are the gateway's Prometheus metrics. Labels carry agency ids,
+// outcomes, actions and stages: never anything about a person.
+type Metrics struct {
+	exchanges       *prometheus.CounterVec
+	fieldActions    *prometheus.CounterVec
+	duration        prometheus.Histogram
+	privacyFailures *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	acked           *prometheus.CounterVec
+}
+
+// NewMetrics registers the gateway's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_exchanges_total", Help: "Exchanges by source, destination and outcome.",
+		}, []string{"source", "destination", "outcome"}),
+		fieldActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_field_actions_total", Help: "Fields released, by the action the policy took.",
+		}, []string{"action"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tumar_exchange_duration_seconds", Help: "Time to decide, transform and durably store one released exchange.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+		}),
+		privacyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_privacy_failures_total", Help: "Exchanges stopped because a privacy control or the store failed, by stage.",
+		}, []string{"stage"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_inbox_acknowledged_total", Help: "Released records acknowledged by their destination.",
+		}, []string{"destination"}),
+	}
+	reg.MustRegister(m.exchanges, m.fieldActions, m.duration, m.privacyFailures, m.requests, m.acked)
+	return m
+}
+
+func (m *Metrics) released(src, dst string, fields []audit.FieldAction, d time.Duration) {
+	m.exchanges.WithLabelValues(src, dst, string(audit.Released)).Inc()
+	for _, f := range fields {
+		m.fieldActions.WithLabelValues(f.Action).Inc()
+	}
+	m.duration.Observe(d.Seconds())
+}
+
+func (m *Metrics) denied(src, dst string) {
+	m.exchanges.WithLabelValues(src, dst, string(audit.Denied)).Inc()
+}
+
+func (m *Metrics) privacyFailure(stage string) { m.privacyFailures.WithLabelValues(stage).Inc() }

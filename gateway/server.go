@@ -1,0 +1,319 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tumarproject/tumar/gateway/config"
+	"github.com/tumarproject/tumar/gateway/htcds"
+	"github.com/tumarproject/tumar/gateway/store"
+)
+
+// Log attribute names, kept in one place so that logs stay greppable.
+const (
+	logRoute      = "route"
+	logStatus     = "status"
+	logAgency     = "agency"
+	logDuration   = "duration_ms"
+	logDecisionID = "decision_id"
+	logCode       = "code"
+	logCause      = "cause"
+)
+
+// Server is the gateway's HTTP API.
+type Server struct {
+	cfg     *config.Config
+	ex      *Exchanger
+	store   store.Store
+	log     *slog.Logger
+	metrics *Metrics
+	gather  prometheus.Gatherer
+	byCN    map[string]*config.Agency
+	ready   func(context.Context) error
+}
+
+// NewServer builds the API. gather serves /metrics; ready backs /readyz.
+func NewServer(cfg *config.Config, ex *Exchanger, s store.Store, log *slog.Logger, m *Metrics, gather prometheus.Gatherer, ready func(context.Context) error) *Server {
+	byCN := make(map[string]*config.Agency, len(cfg.Agencies))
+	for i := range cfg.Agencies {
+		byCN[cfg.Agencies[i].Auth.MTLSCommonName] = &cfg.Agencies[i]
+	}
+	return &Server{cfg: cfg, ex: ex, store: s, log: log, metrics: m, gather: gather, byCN: byCN, ready: ready}
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/exchanges", s.agency("exchanges", s.postExchange))
+	mux.Handle("GET /v1/inbox", s.agency("inbox", s.getInbox))
+	mux.Handle("POST /v1/inbox/ack", s.agency("inbox_ack", s.postAck))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.getReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// statusRecorder remembers the status a handler wrote, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+type agencyHandler func(w http.ResponseWriter, r *http.Request, a *config.Agency) error
+
+// agency authenticates the caller by its verified client certificate, runs h,
+// and writes one log line for the request.
+func (s *Server) agency(route string, h agencyHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		a, err := s.authenticate(r)
+		if err == nil {
+			err = h(rec, r, a)
+		}
+		status := rec.status
+		attrs := []any{slog.String(logRoute, route)}
+		if a != nil {
+			attrs = append(attrs, slog.String(logAgency, a.ID))
+		}
+		if err != nil {
+			var ge *Error
+			if !errors.As(err, &ge) {
+				ge = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
+			}
+			status = ge.Status
+			writeError(w, ge)
+			attrs = append(attrs, slog.String(logCode, ge.Code))
+			if ge.Err != nil {
+				attrs = append(attrs, slog.String(logCause, ge.Err.Error()))
+			}
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		attrs = append(attrs, slog.Int(logStatus, status), slog.Float64(logDuration, float64(time.Since(start).Microseconds())/1000))
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", attrs...)
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*config.Agency, error) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "a client certificate issued by the gateway's CA is required"}
+	}
+	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+	a, ok := s.byCN[cn]
+	if !ok {
+		return nil, &Error{Status: http.StatusForbidden, Code: "unknown_agency", Message: "the client certificate does not belong to a configured agency"}
+	}
+	return a, nil
+}
+
+// exchangeRequest is the body of POST /v1/exchanges. The source is not in it:
+// it is the authenticated agency.
+type exchangeRequest struct {
+	Destination    string          `json:"destination"`
+	Purpose        string          `json:"purpose"`
+	LegalBasis     string          `json:"legal_basis"`
+	SourceRecordID string          `json:"source_record_id"`
+	Record         json.RawMessage `json:"record"`
+}
+
+func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req exchangeRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return requestJSONError(err)
+	}
+	if req.Destination == "" || req.Purpose == "" || req.LegalBasis == "" || len(req.Record) == 0 {
+		return badRequest("missing_field", "destination, purpose, legal_basis and record are required")
+	}
+	if len(req.SourceRecordID) > 128 {
+		return badRequest("invalid_source_record_id", "source_record_id must be at most 128 bytes")
+	}
+	var rec htcds.Record
+	if err := rec.UnmarshalJSON(req.Record); err != nil {
+		return invalidRecord(err)
+	}
+	receipt, err := s.ex.Exchange(r.Context(), &Submission{
+		Source: a.ID, Destination: req.Destination, Purpose: req.Purpose, LegalBasis: req.LegalBasis,
+		SourceRecordID: req.SourceRecordID, Record: &rec,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, receipt)
+	return nil
+}
+
+// readBody reads a JSON body within the configured limit and refuses invalid
+// UTF-8, which encoding/json would otherwise silently replace.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "the request body is larger than " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes"}
+	case err != nil:
+		return nil, badRequest("unreadable_body", "the request body could not be read")
+	case !utf8.Valid(body):
+		return nil, badRequest("invalid_utf8", "the request body is not valid UTF-8")
+	}
+	return body, nil
+}
+
+// requestJSONError describes a malformed request without quoting it.
+func requestJSONError(err error) error {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		return badRequest("malformed_json", "the request body is malformed JSON near byte "+strconv.FormatInt(se.Offset, 10))
+	case errors.As(err, &te):
+		return badRequest("malformed_json", "request field "+te.Field+" has the wrong type")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed_json", "the request body is empty or cut short")
+	}
+	return badRequest("malformed_json", "the request body is not the expected JSON object (unknown or misspelt field?)")
+}
+
+// inboxMessage is one released record as served to its destination.
+type inboxMessage struct {
+	ID        string          `json:"id"`
+	Source    string          `json:"source"`
+	Purpose   string          `json:"purpose"`
+	CreatedAt time.Time       `json:"created_at"`
+	Released  json.RawMessage `json:"released"`
+}
+
+func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("invalid_limit", "limit must be a whole number from 1 to 1000")
+		}
+		limit = n
+	}
+	msgs, err := s.store.Inbox(r.Context(), a.ID, limit)
+	if err != nil {
+		return unavailable("store_failed", "the inbox could not be read", err)
+	}
+	out := make([]inboxMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = inboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	return nil
+}
+
+func (s *Server) postAck(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		IDs []string `json:"ids"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return requestJSONError(err)
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > 1000 {
+		return badRequest("invalid_ids", "ids must list 1 to 1000 message ids")
+	}
+	n, err := s.store.Ack(r.Context(), a.ID, req.IDs)
+	if err != nil {
+		return unavailable("store_failed", "the acknowledgement could not be stored", err)
+	}
+	s.metrics.acked.WithLabelValues(a.ID).Add(float64(n))
+	writeJSON(w, http.StatusOK, map[string]int{"acknowledged": n})
+	return nil
+}
+
+func (s *Server) getReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.Warn("not ready", slog.String(logCause, err.Error()))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if len(e.Problems) > 0 {
+		body["problems"] = e.Problems
+	}
+	if len(e.Reasons) > 0 {
+		body["reasons"] = e.Reasons
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, e.Status, map[string]any{"error": body})
+}
+
+// TLSConfig is the server side of mutual TLS: the gateway's certificate, and
+// client certificates verified against the configured CA when given. The API
+// routes refuse a request without one; health and metrics do not need one.
+func TLSConfig(c config.TLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: load TLS certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(c.CA)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: read client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("gateway: %s holds no PEM certificate", c.CA)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
