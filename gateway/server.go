@@ -132,9 +132,9 @@ func (s *Server) authenticate(r *http.Request) (*config.Agency, error) {
 	return a, nil
 }
 
-// exchangeRequest is the body of POST /v1/exchanges. The source is not in it:
+// ExchangeRequest is the body of POST /v1/exchanges. The source is not in it:
 // it is the authenticated agency.
-type exchangeRequest struct {
+type ExchangeRequest struct {
 	Destination    string          `json:"destination"`
 	Purpose        string          `json:"purpose"`
 	LegalBasis     string          `json:"legal_basis"`
@@ -147,7 +147,7 @@ func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.
 	if err != nil {
 		return err
 	}
-	var req exchangeRequest
+	var req ExchangeRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -207,8 +207,8 @@ func requestJSONError(err error) error {
 	return badRequest("malformed_json", "the request body is not the expected JSON object (unknown or misspelt field?)")
 }
 
-// inboxMessage is one released record as served to its destination.
-type inboxMessage struct {
+// InboxMessage is one released record as served to its destination.
+type InboxMessage struct {
 	ID        string          `json:"id"`
 	Source    string          `json:"source"`
 	Purpose   string          `json:"purpose"`
@@ -229,9 +229,9 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agen
 	if err != nil {
 		return unavailable("store_failed", "the inbox could not be read", err)
 	}
-	out := make([]inboxMessage, len(msgs))
+	out := make([]InboxMessage, len(msgs))
 	for i, m := range msgs {
-		out[i] = inboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload}
+		out[i] = InboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 	return nil

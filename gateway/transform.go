@@ -62,6 +62,16 @@ func matchInputs(r *htcds.Record) [][]byte {
 	return in
 }
 
+// MatchInputs returns the pseudonym inputs of an HTCDS record's match keys, as
+// the gateway computes them, for audits and tests.
+func MatchInputs(record json.RawMessage) ([][]byte, error) {
+	var r htcds.Record
+	if err := r.UnmarshalJSON(record); err != nil {
+		return nil, err
+	}
+	return matchInputs(&r), nil
+}
+
 // internalSubject is the person's pseudonym in the gateway's own domain, the
 // one audit entries carry; "" when the record names no one.
 func (x *Exchanger) internalSubject(ctx context.Context, r *htcds.Record) (string, error) {

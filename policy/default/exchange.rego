@@ -31,7 +31,7 @@ rules := {
 			"sensitive": "keep",
 			"operational": "keep",
 		},
-		"kinds": {"free_text": "redact"},
+		"kinds": {"free_text": "redact", "country": "keep", "country_list": "keep"},
 		"fields": {},
 	},
 	"prosecution-court-order": {
@@ -55,12 +55,14 @@ rules := {
 		"legal_bases": {"victim-consent", "kg-law-consular-service"},
 		"classes": {
 			"direct_identifier": "pseudonymise",
-			"quasi_identifier": "keep",
+			"quasi_identifier": "generalise",
 			"sensitive": "redact",
 			"operational": "keep",
 		},
-		"kinds": {"free_text": "redact"},
+		"kinds": {"free_text": "redact", "country": "keep", "country_list": "keep"},
 		"fields": {
+			"prs_Gender": "keep",
+			"prs_PrimaryLanguage": "keep",
 			"vic_TraffickingStatus": "keep",
 			"vic_TypeOfExploitation": "keep",
 			"prs_MailingStreet": "redact",

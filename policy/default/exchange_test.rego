@@ -48,7 +48,8 @@ test_consular_assistance_field_overrides if {
 	d := exchange.decision with input as referral(consulate, "consular-assistance", "victim-consent")
 	d.allow
 	d.fields.prs_FirstName.action == "pseudonymise"
-	d.fields.prs_Birthdate.action == "keep"
+	d.fields.prs_Birthdate.action == "generalise"
+	d.fields.prs_Gender == {"action": "keep", "rule": "consular-assistance/field/prs_Gender"}
 	d.fields.vic_MethodsOfControl.action == "redact"
 	d.fields.vic_TraffickingStatus == {"action": "keep", "rule": "consular-assistance/field/vic_TraffickingStatus"}
 }

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tumarproject/tumar/gateway"
+	"github.com/tumarproject/tumar/gateway/config"
+)
+
+func newServeCmd(log *slog.Logger) *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway's HTTPS API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			app, err := gateway.Open(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			return app.Serve(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file")
+	return cmd
+}

@@ -1,0 +1,119 @@
+// Package client is the agency side of the gateway's HTTP API: submit a
+// record, collect the inbox, acknowledge. The HTTP client it is given carries
+// the agency's mutual-TLS certificate; that certificate is the agency's
+// identity.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tumarproject/tumar/gateway"
+)
+
+// Client talks to one gateway as one agency.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// New returns a client for the gateway at base (https://host:port).
+func New(base string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), hc: hc}
+}
+
+// APIError is an error answer of the gateway.
+type APIError struct {
+	Status   int               `json:"-"`
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Problems []gateway.Problem `json:"problems"`
+	Reasons  []string          `json:"reasons"`
+}
+
+func (e *APIError) Error() string {
+	s := strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+	for _, p := range e.Problems {
+		s += "; field " + p.Field + ": " + p.Problem
+	}
+	if len(e.Reasons) > 0 {
+		s += " (" + strings.Join(e.Reasons, "; ") + ")"
+	}
+	return s
+}
+
+// Submit sends one record for a destination and purpose.
+func (c *Client) Submit(ctx context.Context, req *gateway.ExchangeRequest) (*gateway.Receipt, error) {
+	var r gateway.Receipt
+	if err := c.do(ctx, http.MethodPost, "/v1/exchanges", req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Inbox returns up to limit released records not yet acknowledged.
+func (c *Client) Inbox(ctx context.Context, limit int) ([]gateway.InboxMessage, error) {
+	var r struct {
+		Messages []gateway.InboxMessage `json:"messages"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/inbox?limit="+strconv.Itoa(limit), nil, &r); err != nil {
+		return nil, err
+	}
+	return r.Messages, nil
+}
+
+// Ack acknowledges messages; acknowledged messages are not served again.
+func (c *Client) Ack(ctx context.Context, ids []string) (int, error) {
+	var r struct {
+		Acknowledged int `json:"acknowledged"`
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/inbox/ack", map[string][]string{"ids": ids}, &r)
+	return r.Acknowledged, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("gateway %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("gateway %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error APIError `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
+			return &APIError{Status: resp.StatusCode, Code: "http_error", Message: http.StatusText(resp.StatusCode)}
+		}
+		e.Error.Status = resp.StatusCode
+		return &e.Error
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("gateway %s %s: malformed answer: %w", method, path, err)
+	}
+	return nil
+}
