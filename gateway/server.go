@@ -147,31 +147,42 @@ func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.
 	if err != nil {
 		return err
 	}
-	var req ExchangeRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return requestJSONError(err)
+	sub, err := decodeExchange(body)
+	if err != nil {
+		return err
 	}
-	if req.Destination == "" || req.Purpose == "" || req.LegalBasis == "" || len(req.Record) == 0 {
-		return badRequest("missing_field", "destination, purpose, legal_basis and record are required")
-	}
-	if len(req.SourceRecordID) > 128 {
-		return badRequest("invalid_source_record_id", "source_record_id must be at most 128 bytes")
-	}
-	var rec htcds.Record
-	if err := rec.UnmarshalJSON(req.Record); err != nil {
-		return invalidRecord(err)
-	}
-	receipt, err := s.ex.Exchange(r.Context(), &Submission{
-		Source: a.ID, Destination: req.Destination, Purpose: req.Purpose, LegalBasis: req.LegalBasis,
-		SourceRecordID: req.SourceRecordID, Record: &rec,
-	})
+	sub.Source = a.ID
+	receipt, err := s.ex.Exchange(r.Context(), sub)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, receipt)
 	return nil
+}
+
+// decodeExchange parses the body of POST /v1/exchanges. Its errors are *Error
+// values that describe the problem without quoting the input.
+func decodeExchange(body []byte) (*Submission, error) {
+	var req ExchangeRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, requestJSONError(err)
+	}
+	if dec.More() {
+		return nil, badRequest("malformed_json", "the request body holds more than one JSON value")
+	}
+	if req.Destination == "" || req.Purpose == "" || req.LegalBasis == "" || len(req.Record) == 0 {
+		return nil, badRequest("missing_field", "destination, purpose, legal_basis and record are required")
+	}
+	if len(req.SourceRecordID) > 128 {
+		return nil, badRequest("invalid_source_record_id", "source_record_id must be at most 128 bytes")
+	}
+	var rec htcds.Record
+	if err := rec.UnmarshalJSON(req.Record); err != nil {
+		return nil, invalidRecord(err)
+	}
+	return &Submission{Destination: req.Destination, Purpose: req.Purpose, LegalBasis: req.LegalBasis, SourceRecordID: req.SourceRecordID, Record: &rec}, nil
 }
 
 // readBody reads a JSON body within the configured limit and refuses invalid

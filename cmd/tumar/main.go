@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,7 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	err := run(ctx, log, os.Args[1:])
+	err := run(ctx, log, os.Args[1:], os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tumar:", err)
@@ -22,8 +23,9 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, args []string) error {
+func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer) error {
 	root := newRootCmd(log)
 	root.SetArgs(args)
+	root.SetOut(stdout)
 	return root.ExecuteContext(ctx)
 }

@@ -129,3 +129,20 @@ func BenchmarkPseudonymize(b *testing.B) {
 		}
 	}
 }
+
+func FuzzParsePseudonym(f *testing.F) {
+	m, _ := keys.NewMemory("errp")
+	ps, _ := m.Pseudonymize(context.Background(), "errp", [][]byte{[]byte("x")})
+	f.Add(ps[0].String())
+	f.Add("errp:v0:")
+	f.Add("a:v4294967296:AAAA")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := keys.ParsePseudonym(s)
+		if err != nil {
+			return
+		}
+		if back, err := keys.ParsePseudonym(p.String()); err != nil || back != p {
+			t.Fatalf("%q parsed but does not round-trip", s)
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func tumar(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), slog.New(slog.DiscardHandler), args, &out)
+	return out.String(), err
+}
+
+func TestPolicyTest(t *testing.T) {
+	out, err := tumar(t, "policy", "test")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "PASS tumar.exchange_test.test_criminal_referral_actions") || !strings.Contains(out, " 0 failed") {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package tumar.exchange\nimport rego.v1\ndecision := {\"allow\": false}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "p_test.rego"), []byte("package tumar.exchange_test\nimport rego.v1\nimport data.tumar.exchange\ntest_allows if exchange.decision.allow\n"), 0o600)
+	out, err = tumar(t, "policy", "test", "--dir", dir)
+	if err == nil || !strings.Contains(out, "FAIL tumar.exchange_test.test_allows") {
+		t.Fatalf("a failing policy test passed: %v\n%s", err, out)
+	}
+}
+
+func TestDevInitKeysAndServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	port := freePort(t)
+	if out, err := tumar(t, "dev", "init", "--dir", dir, "--listen", "127.0.0.1:"+port); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	out, err := tumar(t, "keys", "list", "--config", cfg)
+	if err != nil || !strings.Contains(out, "errp\tv1") || !strings.Contains(out, "tumar.internal\tv1") {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "key\"") {
+		t.Fatal("keys list printed key material")
+	}
+	if out, err := tumar(t, "keys", "rotate", "--config", cfg, "--domain", "errp"); err != nil || !strings.Contains(out, "epoch v2") {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	if out, err := tumar(t, "keys", "add-domain", "--config", cfg, "shelter-osh"); err != nil {
+		t.Fatalf("add-domain: %v\n%s", err, out)
+	}
+	out, _ = tumar(t, "keys", "list", "--config", cfg)
+	if !strings.Contains(out, "errp\tv2") || !strings.Contains(out, "shelter-osh\tv1") {
+		t.Fatalf("after rotate and add-domain:\n%s", out)
+	}
+	if _, err := tumar(t, "keys", "init", "--config", cfg); err == nil {
+		t.Fatal("keys init overwrote an existing keyring")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, slog.New(slog.DiscardHandler), []string{"serve", "--config", cfg}, &bytes.Buffer{})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 2 * time.Second}
+	for i := 0; ; i++ {
+		resp, err := hc.Get("https://127.0.0.1:" + port + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("/readyz = %d", resp.StatusCode)
+			}
+			break
+		}
+		if i > 100 {
+			t.Fatalf("serve did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDemoCommand(t *testing.T) {
+	out, err := tumar(t, "demo")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "the chain verifies") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if _, err := tumar(t, "frobnicate"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}

@@ -1,0 +1,123 @@
+package identity
+
+import (
+	"bytes"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Errors of NormalizeName, named after the field only.
+var (
+	errNameTooLong   = invalid("name", "too long")
+	errNameUTF8      = invalid("name", "invalid UTF-8")
+	errNameNoLetters = invalid("name", "no letters")
+)
+
+// maxFixpointRounds bounds the re-normalisation that makes NormalizeName
+// idempotent; real names settle after one round.
+const maxFixpointRounds = 4
+
+// NormalizeName returns the canonical skeleton of one name part or of a full
+// name: Cyrillic and the usual romanisations of it map to one Latin
+// skeleton, tokens are sorted so word order does not matter, and a
+// patronymic marker (uulu, kyzy) stays glued to the father's name. It is
+// idempotent: NormalizeName of its own output returns that output. The
+// rules, with examples, are in the package documentation.
+func NormalizeName(s string) (string, error) {
+	var buf [512]byte
+	b, err := appendName(buf[:0], s, "")
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendName appends the skeleton of the name made of both parts (either
+// may be empty) to dst.
+func appendName(dst []byte, first, last string) ([]byte, error) {
+	if err := checkNamePart(first); err != nil {
+		return dst, err
+	}
+	if err := checkNamePart(last); err != nil {
+		return dst, err
+	}
+	var latBuf [1024]byte
+	lat := appendLatin(latBuf[:0], first)
+	lat = append(lat, ' ')
+	lat = appendLatin(lat, last)
+	start := len(dst)
+	dst, ok := appendSkeleton(dst, lat)
+	if !ok {
+		return dst[:start], errNameNoLetters
+	}
+	return settle(dst, start), nil
+}
+
+// checkNamePart rejects a part that is too long or not UTF-8 before any
+// work is spent on it.
+func checkNamePart(s string) error {
+	if len(s) > maxPartBytes {
+		return errNameTooLong
+	}
+	if !utf8.ValidString(s) {
+		return errNameUTF8
+	}
+	return nil
+}
+
+// settle re-normalises the skeleton in dst[start:] until it no longer
+// changes, which makes NormalizeName idempotent even where two adjacent
+// letters of the output happen to spell a digraph ("d" + "zh").
+func settle(dst []byte, start int) []byte {
+	var tmp [512]byte
+	for range maxFixpointRounds {
+		again, _ := appendSkeleton(tmp[:0], dst[start:])
+		if bytes.Equal(again, dst[start:]) {
+			break
+		}
+		dst = append(dst[:start], again...)
+	}
+	return dst
+}
+
+// isBlank reports whether s holds nothing but white space.
+func isBlank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// toNFKC returns s in Unicode NFKC, so that full-width, ligature and
+// decomposed forms of a letter are one letter; ASCII is returned unchanged
+// without work.
+func toNFKC(s string) string {
+	for _, r := range s {
+		if !isNFKCStable(r) {
+			if norm.NFKC.IsNormalString(s) {
+				return s
+			}
+			return norm.NFKC.String(s)
+		}
+	}
+	return s
+}
+
+// isNFKCStable reports runes that NFKC leaves alone whatever surrounds
+// them: ASCII and the Russian and Kyrgyz letters. It spares the common case
+// a call into the normaliser.
+func isNFKCStable(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf, 0x410 <= r && r <= 0x44f:
+		return true
+	}
+	switch r {
+	case 'ё', 'Ё', 'ң', 'Ң', 'ө', 'Ө', 'ү', 'Ү':
+		return true
+	}
+	return false
+}

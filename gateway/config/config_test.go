@@ -1,0 +1,82 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `
+listen: 127.0.0.1:8443
+tls: {ca: ca.pem, cert: gw.pem, key: gw-key.pem}
+store: {type: sqlite, path: tumar.db}
+keys: {type: file, path: keyring.json, passphrase_env: TUMAR_KEYRING_PASSPHRASE}
+agencies:
+  - {id: ngo-a, name: NGO A, type: NGO, domain: ngo-a, auth: {mtls_common_name: ngo-a.test}}
+  - {id: errp, name: Register, type: LawEnforcement, domain: errp, auth: {mtls_common_name: errp.test}}
+purposes:
+  - {id: criminal-referral, legal_bases: [victim-consent]}
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tumar.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadGood(t *testing.T) {
+	p := write(t, good)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Path != filepath.Join(filepath.Dir(p), "tumar.db") || c.MaxBodyBytes != 1<<20 {
+		t.Fatalf("paths not resolved or defaults not applied: %+v", c)
+	}
+	if d := c.Domains(); len(d) != 3 || d[0] != InternalDomain {
+		t.Fatalf("domains %v", d)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	bad := strings.NewReplacer(
+		"type: NGO", "type: Charity",
+		"domain: errp", "domain: ngo-a",
+		"mtls_common_name: errp.test", "mtls_common_name: ngo-a.test",
+		"passphrase_env: TUMAR_KEYRING_PASSPHRASE", "passphrase_env: ''",
+		"type: sqlite", "type: mongodb",
+	).Replace(good)
+	_, err := Load(write(t, bad))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`agencies[0] (ngo-a).type: "Charity" is not an HTCDS organisation type`,
+		"agencies[1] (errp).domain: shared with another agency",
+		"agencies[1] (errp).auth.mtls_common_name: used by two agencies",
+		"keys: set passphrase_env or passphrase_file",
+		`store.type: "mongodb" is not a store type`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestUnknownSettingIsAnError(t *testing.T) {
+	_, err := Load(write(t, good+"colour: blue\n"))
+	if err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Fatalf("an unknown setting was accepted: %v", err)
+	}
+}
+
+func TestInternalDomainIsReserved(t *testing.T) {
+	_, err := Load(write(t, strings.Replace(good, "domain: errp", "domain: "+InternalDomain, 1)))
+	if err == nil || !strings.Contains(err.Error(), "internal domain") {
+		t.Fatalf("got %v", err)
+	}
+}
