@@ -61,7 +61,7 @@ type fixture struct {
 	metrics *Metrics
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	cfg := &config.Config{Agencies: devenv.Agencies(), Purposes: devenv.Purposes()}
@@ -86,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func sampleSubmission(t *testing.T, dest string) *Submission {
+func sampleSubmission(t testing.TB, dest string) *Submission {
 	t.Helper()
 	var r htcds.Record
 	if err := r.UnmarshalJSON(devenv.Samples()[0].Record); err != nil {
