@@ -57,7 +57,7 @@ func matchInputs(r *htcds.Record) [][]byte {
 	}
 	in := make([][]byte, len(mks))
 	for i, k := range mks {
-		in[i] = []byte(string(k.Kind) + "\x00" + k.Value)
+		in[i] = k.Input()
 	}
 	return in
 }

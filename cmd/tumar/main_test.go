@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,4 +120,58 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
+}
+
+func TestPseudonymizeCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	if out, err := tumar(t, "dev", "init", "--dir", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	in := filepath.Join(t.TempDir(), "ids.jsonl")
+	os.WriteFile(in, []byte(`{"first": "Айгүл", "last": "Токтосунова", "birthdate": "14.03.1996"}
+{"first": "?!"}
+{"first": "AIGUL", "last": "TOKTOSUNOVA", "birthdate": "1996-03-14", "phone": "+996 555 410 732"}
+`), 0o600)
+	out, err := tumar(t, "pseudonymize", "--config", filepath.Join(dir, "config.yaml"), "--domain", "errp", "--in", in)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"keys":["errp:v1:`) || !strings.HasPrefix(lines[1], `{"error":"line 2: `) {
+		t.Fatalf("output:\n%s", out)
+	}
+	first := lines[0][len(`{"keys":["`):strings.Index(lines[0], `"]`)]
+	if !strings.Contains(lines[2], first) {
+		t.Fatalf("the Latin spelling did not get the Cyrillic spelling's pseudonym:\n%s", out)
+	}
+	if strings.Contains(out, "Токтосунова") || strings.Contains(out, "TOKTOSUNOVA") {
+		t.Fatal("an identity reached the output")
+	}
+}
+
+func TestLinkEvalCommand(t *testing.T) {
+	pairs := filepath.Join("..", "..", "crypto", "identity", "testdata", "pairs.tsv")
+	out, err := tumar(t, "link-eval", "--pairs", pairs)
+	if err != nil || !strings.Contains(out, "all but typo") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err = tumar(t, "link-eval", "--pairs", pairs, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		SameTotal      int `json:"same_total"`
+		DifferentTotal int `json:"different_total"`
+		ByKind         map[string]struct {
+			SameLinked int `json:"same_linked"`
+		} `json:"by_kind"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.SameTotal == 0 || rep.DifferentTotal == 0 || len(rep.ByKind) == 0 {
+		t.Fatalf("json report %s: %v", out, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.tsv")
+	os.WriteFile(bad, []byte("pair_id\tlabel\tkind\ta_first\ta_last\ta_birthdate\tb_first\tb_last\tb_birthdate\nX1\tsame\n"), 0o600)
+	if _, err := tumar(t, "link-eval", "--pairs", bad); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a malformed pair file gave %v", err)
+	}
 }

@@ -25,6 +25,8 @@ Start with 'tumar demo', which needs no set-up.`,
 		newKeysCmd(),
 		newPolicyCmd(),
 		newDevCmd(),
+		newPseudonymizeCmd(),
+		newLinkEvalCmd(),
 	)
 	return root
 }

@@ -194,3 +194,12 @@ func letterCount(b []byte) int {
 	}
 	return n
 }
+
+// Input is the key's pseudonym input: its kind, a NUL, its value. The kind
+// keeps a document number from ever sharing a pseudonym with a phone number.
+func (k MatchKey) Input() []byte {
+	b := make([]byte, 0, len(k.Kind)+1+len(k.Value))
+	b = append(b, k.Kind...)
+	b = append(b, 0)
+	return append(b, k.Value...)
+}
