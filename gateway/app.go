@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,7 @@ type App struct {
 
 // Open builds the gateway. Backends are chosen here and only here.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	k, err := OpenKeys(cfg.Keys)
+	k, err := OpenKeys(ctx, cfg.Keys, cfg.Domains())
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +82,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	return a, nil
 }
 
-// OpenKeys opens the configured key backend.
-func OpenKeys(c config.Keys) (keys.Pseudonymizer, error) {
+// OpenKeys opens the configured key backend for the given pseudonym domains.
+func OpenKeys(ctx context.Context, c config.Keys, domains []string) (keys.Pseudonymizer, error) {
 	switch c.Type {
 	case "file":
 		pass, err := keys.ReadPassphrase(c.PassphraseEnv, c.PassphraseFile)
@@ -90,13 +91,53 @@ func OpenKeys(c config.Keys) (keys.Pseudonymizer, error) {
 			return nil, err
 		}
 		return keys.OpenFile(c.Path, pass)
+	case "vault":
+		opt, err := VaultOptions(c.Vault)
+		if err != nil {
+			return nil, err
+		}
+		return keys.OpenVault(ctx, opt, domains)
 	}
 	return nil, fmt.Errorf("gateway: key backend %q is not built in", c.Type)
+}
+
+// VaultOptions turns the Vault configuration into backend options, reading
+// the referenced credentials.
+func VaultOptions(v config.Vault) (keys.VaultOptions, error) {
+	a := keys.VaultAuth{Method: v.Auth.Method, RoleID: v.Auth.RoleID, KubernetesRole: v.Auth.KubernetesRole,
+		KubernetesJWTPath: v.Auth.KubernetesJWTPath, MountPath: v.Auth.MountPath}
+	var err error
+	switch v.Auth.Method {
+	case "token":
+		a.Token, err = secretFrom(v.Auth.TokenEnv, v.Auth.TokenFile)
+	case "approle":
+		a.SecretID, err = secretFrom(v.Auth.SecretIDEnv, v.Auth.SecretIDFile)
+	}
+	if err != nil {
+		return keys.VaultOptions{}, fmt.Errorf("gateway: vault %s credentials: %w", v.Auth.Method, err)
+	}
+	return keys.VaultOptions{Address: v.Address, Mount: v.Mount, KeyPrefix: v.KeyPrefix, CACert: v.CACert,
+		BatchSize: v.BatchSize, InFlight: v.InFlight, MaxRetries: 2, Auth: a}, nil
+}
+
+func secretFrom(env, file string) (string, error) {
+	if env != "" {
+		if s := os.Getenv(env); s != "" {
+			return s, nil
+		}
+		return "", fmt.Errorf("%s is not set", env)
+	}
+	return keys.ReadSecretFile(file)
 }
 
 func (a *App) ready(ctx context.Context) error {
 	if err := a.Store.Ping(ctx); err != nil {
 		return err
+	}
+	if h, ok := a.Keys.(interface{ Healthy(context.Context) error }); ok {
+		if err := h.Healthy(ctx); err != nil {
+			return err
+		}
 	}
 	doms, err := a.Keys.Domains(ctx)
 	if err != nil {
@@ -141,6 +182,9 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+	}
+	if c, ok := a.Keys.(interface{ Close() }); ok {
+		c.Close()
 	}
 	return errors.Join(err, a.Store.Close())
 }

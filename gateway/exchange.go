@@ -111,7 +111,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	decisionID := uuid.Must(uuid.NewV7()).String()
 	subject, err := x.internalSubject(ctx, sub.Record)
 	if err != nil {
-		return nil, x.fail("pseudonymise", unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
+		return nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
 	}
 	in := policyInput(src, dst, sub)
 	dec, err := x.policy.Decide(ctx, in)
@@ -127,7 +127,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	released, err := x.transform(ctx, dst, sub, dec)
 	if err != nil {
-		return nil, x.fail("pseudonymise", err)
+		return nil, x.fail(keyStage(err), err)
 	}
 	entry.Outcome, entry.Fields = audit.Released, released.fields
 	exchangeID := uuid.Must(uuid.NewV7()).String()
@@ -180,6 +180,15 @@ func (x *Exchanger) deny(ctx context.Context, entry *audit.Entry, dec *policy.De
 	}
 	x.metrics.denied(entry.Source, entry.Destination)
 	return &Error{Status: http.StatusForbidden, Code: "denied", Message: "the release policy denies this exchange", Reasons: dec.Reasons, Err: ErrDenied}
+}
+
+// keyStage names the failed stage for the metric: "key_store" when the key
+// backend (Vault, the keyring) was unavailable, else "pseudonymise".
+func keyStage(err error) string {
+	if errors.Is(err, keys.ErrUnavailable) {
+		return "key_store"
+	}
+	return "pseudonymise"
 }
 
 func (x *Exchanger) fail(stage string, err error) error {

@@ -101,7 +101,7 @@ func TestFailsClosed(t *testing.T) {
 		break_ func(*fixture)
 		stage  string
 	}{
-		{"key store down", func(f *fixture) { f.keys.fail = true }, "pseudonymise"},
+		{"key store down", func(f *fixture) { f.keys.fail = true }, "key_store"},
 		{"store down", func(f *fixture) { f.store.fail = true }, "store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

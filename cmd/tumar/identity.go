@@ -18,7 +18,10 @@ import (
 )
 
 func newPseudonymizeCmd() *cobra.Command {
-	var cfgPath, domain, in string
+	var (
+		cfgPath, domain, in string
+		fromEpoch           uint32
+	)
 	cmd := &cobra.Command{
 		Use:   "pseudonymize",
 		Short: "Turn JSON lines of identities into the match-key pseudonyms the gateway would compute",
@@ -26,7 +29,12 @@ func newPseudonymizeCmd() *cobra.Command {
 (any may be missing) from standard input or --in, and writes one JSON line per
 input line, in the same order: {"keys": [...]} with the pseudonyms of the
 person's match keys (name + birth date, document, phone) in --domain, or
-{"error": "..."} for that line. Identities are never written anywhere.`,
+{"error": "..."} for that line. Identities are never written anywhere.
+
+After 'tumar keys rotate', --from-epoch N adds "old": the same keys under
+epoch N. The old-to-new pairs re-pseudonymise stored links to the new epoch:
+run it over the identities behind the stored links and replace each old
+pseudonym with its new one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if domain == "" {
@@ -36,7 +44,7 @@ person's match keys (name + birth date, document, phone) in --domain, or
 			if err != nil {
 				return err
 			}
-			k, err := gateway.OpenKeys(cfg.Keys)
+			k, err := gateway.OpenKeys(cmd.Context(), cfg.Keys, cfg.Domains())
 			if err != nil {
 				return err
 			}
@@ -49,7 +57,7 @@ person's match keys (name + birth date, document, phone) in --domain, or
 				defer f.Close()
 				r = f
 			}
-			st, err := pseudonym.Stream(cmd.Context(), k, domain, r, cmd.OutOrStdout())
+			st, err := pseudonym.Stream(cmd.Context(), k, domain, r, cmd.OutOrStdout(), pseudonym.Options{FromEpoch: fromEpoch})
 			if err != nil {
 				return err
 			}
@@ -60,6 +68,7 @@ person's match keys (name + birth date, document, phone) in --domain, or
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file naming the keyring")
 	cmd.Flags().StringVar(&domain, "domain", "", "pseudonym domain (an agency's domain, or tumar.internal)")
 	cmd.Flags().StringVar(&in, "in", "-", "input file of JSON lines (- for standard input)")
+	cmd.Flags().Uint32Var(&fromEpoch, "from-epoch", 0, "also give each key under this earlier epoch (relinking after a rotation)")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newDevCmd(),
 		newPseudonymizeCmd(),
 		newLinkEvalCmd(),
+		newVaultCmd(),
 	)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ type File struct {
 var (
 	_ Pseudonymizer = (*File)(nil)
 	_ Rotator       = (*File)(nil)
+	_ Signer        = (*File)(nil)
 )
 
 // KDF holds the Argon2id parameters of a keyring file.
@@ -57,6 +59,7 @@ type fileEnvelope struct {
 
 type filePlain struct {
 	Domains map[string]fileDomain `json:"domains"`
+	Signing map[string]fileDomain `json:"signing,omitempty"` // Ed25519 seeds
 }
 
 type fileDomain struct {
@@ -116,7 +119,20 @@ func OpenFile(path string, passphrase []byte) (*File, error) {
 		return nil, fmt.Errorf("keys: keyring content is damaged: %w", err)
 	}
 	clear(plain)
-	r := &ring{domains: map[string]*domainKeys{}}
+	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}}
+	for name, d := range p.Signing {
+		sk := &signingKeys{current: d.Current, versions: map[uint32]*signingVersion{}}
+		for _, e := range d.Epochs {
+			if len(e.Key) != ed25519.SeedSize {
+				return nil, fmt.Errorf("keys: keyring signing key %s version %d has the wrong size", name, e.Epoch)
+			}
+			sk.versions[e.Epoch] = &signingVersion{key: ed25519.NewKeyFromSeed(e.Key), created: e.Created}
+		}
+		if _, ok := sk.versions[sk.current]; !ok {
+			return nil, fmt.Errorf("keys: keyring signing key %q has no current version", name)
+		}
+		r.signing[name] = sk
+	}
 	for name, d := range p.Domains {
 		dk := &domainKeys{current: d.Current, epochs: map[uint32]*epochKey{}}
 		for _, e := range d.Epochs {
@@ -152,6 +168,15 @@ func (f *File) AddDomain(ctx context.Context, domain string) error {
 	return f.save()
 }
 
+// RotateSigningKey makes a new version of a signing key current and saves the keyring.
+func (f *File) RotateSigningKey(ctx context.Context, name string) (uint32, error) {
+	v, err := f.Memory.RotateSigningKey(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return v, f.save()
+}
+
 func (f *File) save() error {
 	f.Memory.mu.Lock()
 	defer f.Memory.mu.Unlock()
@@ -163,6 +188,15 @@ func (f *File) save() error {
 		}
 		sort.Slice(fd.Epochs, func(i, j int) bool { return fd.Epochs[i].Epoch < fd.Epochs[j].Epoch })
 		p.Domains[name] = fd
+	}
+	p.Signing = map[string]fileDomain{}
+	for name, sk := range f.Memory.state.Load().signing {
+		fd := fileDomain{Current: sk.current}
+		for n, v := range sk.versions {
+			fd.Epochs = append(fd.Epochs, fileEpoch{Epoch: n, Key: v.key.Seed(), Created: v.created})
+		}
+		sort.Slice(fd.Epochs, func(i, j int) bool { return fd.Epochs[i].Epoch < fd.Epochs[j].Epoch })
+		p.Signing[name] = fd
 	}
 	plain, err := json.Marshal(p)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 var (
@@ -32,6 +34,8 @@ var (
 	ErrBadPassphrase = errors.New("keys: wrong passphrase or damaged keyring")
 	// ErrMalformed means a pseudonym string is not in Tumar's format.
 	ErrMalformed = errors.New("keys: malformed pseudonym")
+	// ErrUnknownKey means the backend has no signing key of that name.
+	ErrUnknownKey = errors.New("keys: unknown signing key")
 )
 
 // Pseudonymizer computes keyed, domain-separated pseudonyms.
@@ -54,6 +58,35 @@ type Rotator interface {
 	// Rotate makes a new key for the domain and makes it current; it returns
 	// the new epoch. Older epochs stay usable by PseudonymizeAt.
 	Rotate(ctx context.Context, domain string) (uint32, error)
+}
+
+// Signer holds named Ed25519 signing keys: the status-token issuer key, the
+// audit checkpoint key. The private key never leaves the backend: callers get
+// a go-jose OpaqueSigner bound to the key's current version, whose JWK key id
+// is "<name>-v<version>". PublicKeys returns every version still allowed, for
+// a JWKS. An unknown name is ErrUnknownKey.
+type Signer interface {
+	SigningKey(ctx context.Context, name string) (jose.OpaqueSigner, error)
+	PublicKeys(ctx context.Context, name string) ([]jose.JSONWebKey, error)
+}
+
+// SigningRotator is a backend that can make a new version of a signing key current.
+type SigningRotator interface {
+	RotateSigningKey(ctx context.Context, name string) (uint32, error)
+}
+
+// Signing key names Tumar uses.
+const (
+	SigningKeyTokens = "tokens" // victim-status tokens
+	SigningKeyAudit  = "audit"  // audit checkpoints
+)
+
+// SigningKeyNames are the signing keys every backend is set up with.
+var SigningKeyNames = []string{SigningKeyTokens, SigningKeyAudit}
+
+// KeyID is the JWK key id of a signing key's version.
+func KeyID(name string, version uint32) string {
+	return name + "-v" + strconv.FormatUint(uint64(version), 10)
 }
 
 // Pseudonym is one keyed pseudonym: HMAC-SHA256 under a domain's epoch key.

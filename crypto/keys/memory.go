@@ -27,11 +27,13 @@ type Memory struct {
 var (
 	_ Pseudonymizer = (*Memory)(nil)
 	_ Rotator       = (*Memory)(nil)
+	_ Signer        = (*Memory)(nil)
 )
 
 // ring is one immutable state of the keyring.
 type ring struct {
 	domains map[string]*domainKeys
+	signing map[string]*signingKeys
 }
 
 type domainKeys struct {
@@ -51,10 +53,11 @@ func newEpochKey(key []byte, created time.Time) *epochKey {
 	return k
 }
 
-// NewMemory returns a keyring with a fresh random key (epoch 1) for each domain.
+// NewMemory returns a keyring with a fresh random key (epoch 1) for each
+// domain, and version 1 of each of the SigningKeyNames.
 func NewMemory(domains ...string) (*Memory, error) {
 	m := &Memory{}
-	r := &ring{domains: map[string]*domainKeys{}}
+	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}}
 	for _, d := range domains {
 		if !ValidDomain(d) {
 			return nil, fmt.Errorf("keys: invalid pseudonym domain name %q", d)
@@ -66,6 +69,11 @@ func NewMemory(domains ...string) (*Memory, error) {
 		r.domains[d] = &domainKeys{current: 1, epochs: map[uint32]*epochKey{1: newEpochKey(key, time.Now().UTC())}}
 	}
 	m.state.Store(r)
+	for _, name := range SigningKeyNames {
+		if _, err := m.RotateSigningKey(context.Background(), name); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -137,7 +145,7 @@ func (m *Memory) Rotate(ctx context.Context, domain string) (uint32, error) {
 	}
 	next := &domainKeys{current: d.current + 1, epochs: maps.Clone(d.epochs)}
 	next.epochs[next.current] = newEpochKey(key, time.Now().UTC())
-	r := &ring{domains: maps.Clone(old.domains)}
+	r := &ring{domains: maps.Clone(old.domains), signing: old.signing}
 	r.domains[domain] = next
 	m.state.Store(r)
 	return next.current, nil
@@ -159,7 +167,7 @@ func (m *Memory) AddDomain(ctx context.Context, domain string) error {
 	if err != nil {
 		return err
 	}
-	r := &ring{domains: maps.Clone(old.domains)}
+	r := &ring{domains: maps.Clone(old.domains), signing: old.signing}
 	r.domains[domain] = &domainKeys{current: 1, epochs: map[uint32]*epochKey{1: newEpochKey(key, time.Now().UTC())}}
 	m.state.Store(r)
 	return nil

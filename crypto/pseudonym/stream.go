@@ -29,10 +29,20 @@ type Line struct {
 }
 
 // Result is one output line: the pseudonyms of the line's match keys, or why
-// there are none. Error never contains an input value.
+// there are none. Error never contains an input value. Old holds the same
+// keys under an earlier epoch, when Stream is asked to relink.
 type Result struct {
 	Keys  []string `json:"keys,omitempty"`
+	Old   []string `json:"old,omitempty"`
 	Error string   `json:"error,omitempty"`
+}
+
+// Options tune Stream.
+type Options struct {
+	// FromEpoch, when not zero, also computes every key under that earlier
+	// epoch of the domain: the old-to-new map that re-pseudonymises stored
+	// links after a rotation.
+	FromEpoch uint32
 }
 
 // Stats counts what Stream did.
@@ -51,12 +61,12 @@ const batchLines = 512
 // line number and the problem; the others go on. An error is returned only
 // when reading, writing or the key backend fails: then nothing more is
 // written, and no line is ever given a pseudonym it should not have.
-func Stream(ctx context.Context, p keys.Pseudonymizer, domain string, r io.Reader, w io.Writer) (Stats, error) {
+func Stream(ctx context.Context, p keys.Pseudonymizer, domain string, r io.Reader, w io.Writer, opt Options) (Stats, error) {
 	var st Stats
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes)
 	bw := bufio.NewWriter(w)
-	var b batch
+	b := batch{fromEpoch: opt.FromEpoch}
 	for sc.Scan() {
 		st.Lines++
 		b.add(st.Lines, sc.Bytes())
@@ -82,7 +92,8 @@ func Stream(ctx context.Context, p keys.Pseudonymizer, domain string, r io.Reade
 
 // batch gathers lines so that their match keys are pseudonymised together.
 type batch struct {
-	results []Result
+	fromEpoch uint32
+	results   []Result
 	owners  []int // for each input, the index of its line in results
 	inputs  [][]byte
 }
@@ -115,6 +126,16 @@ func (b *batch) flush(ctx context.Context, p keys.Pseudonymizer, domain string, 
 		for j, ps := range ps {
 			r := &b.results[b.owners[j]]
 			r.Keys = append(r.Keys, ps.String())
+		}
+		if b.fromEpoch != 0 {
+			old, err := p.PseudonymizeAt(ctx, domain, b.fromEpoch, b.inputs)
+			if err != nil {
+				return fmt.Errorf("pseudonymize: epoch %d: %w", b.fromEpoch, err)
+			}
+			for j, ps := range old {
+				r := &b.results[b.owners[j]]
+				r.Old = append(r.Old, ps.String())
+			}
 		}
 	}
 	for _, r := range b.results {

@@ -14,7 +14,7 @@ import (
 func run(t *testing.T, p keys.Pseudonymizer, domain, in string) ([]Result, Stats) {
 	t.Helper()
 	var out bytes.Buffer
-	st, err := Stream(context.Background(), p, domain, strings.NewReader(in), &out)
+	st, err := Stream(context.Background(), p, domain, strings.NewReader(in), &out, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func (downKeys) Pseudonymize(context.Context, string, [][]byte) ([]keys.Pseudony
 func TestStreamStopsWhenKeysFail(t *testing.T) {
 	m, _ := keys.NewMemory("errp")
 	var out bytes.Buffer
-	_, err := Stream(context.Background(), downKeys{m}, "errp", strings.NewReader(`{"document": "ID 1234567"}`), &out)
+	_, err := Stream(context.Background(), downKeys{m}, "errp", strings.NewReader(`{"document": "ID 1234567"}`), &out, Options{})
 	if !errors.Is(err, keys.ErrUnavailable) || out.Len() != 0 {
 		t.Fatalf("err %v, output %q", err, out.String())
 	}
@@ -106,7 +106,7 @@ func TestStreamStopsWhenKeysFail(t *testing.T) {
 
 func TestUnknownDomain(t *testing.T) {
 	m, _ := keys.NewMemory("errp")
-	_, err := Stream(context.Background(), m, "nobody", strings.NewReader(`{"document": "ID 1234567"}`), &bytes.Buffer{})
+	_, err := Stream(context.Background(), m, "nobody", strings.NewReader(`{"document": "ID 1234567"}`), &bytes.Buffer{}, Options{})
 	if !errors.Is(err, keys.ErrUnknownDomain) {
 		t.Fatalf("got %v", err)
 	}
@@ -121,4 +121,30 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("error echoes the line: %v", err)
 		}
 	})
+}
+
+// After a rotation, relinking maps every stored epoch-1 pseudonym to the
+// person's epoch-2 pseudonym, so stored links can be rewritten.
+func TestRelinkAfterRotation(t *testing.T) {
+	ctx := context.Background()
+	p, _ := keys.NewMemory("errp")
+	in := `{"first": "Жылдыз", "last": "Асанбекова", "birthdate": "1990-05-12", "document": "ID 1234567"}` + "\n"
+	before, _ := run(t, p, "errp", in)
+	if _, err := p.Rotate(ctx, "errp"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := Stream(ctx, p, "errp", strings.NewReader(in), &out, Options{FromEpoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Old) != 2 || r.Old[0] != before[0].Keys[0] || r.Old[1] != before[0].Keys[1] {
+		t.Fatalf("old keys %v, want the pre-rotation keys %v", r.Old, before[0].Keys)
+	}
+	if !strings.HasPrefix(r.Keys[0], "errp:v2:") || r.Keys[0] == r.Old[0] {
+		t.Fatalf("new keys %v", r.Keys)
+	}
 }

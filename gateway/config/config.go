@@ -52,10 +52,36 @@ type Store struct {
 
 // Keys chooses the key backend. The passphrase is referenced, never inlined.
 type Keys struct {
-	Type           string `yaml:"type"` // "file"
-	Path           string `yaml:"path"`
+	Type           string `yaml:"type"` // "file" or "vault"
+	Path           string `yaml:"path"` // file: the keyring
 	PassphraseEnv  string `yaml:"passphrase_env"`
 	PassphraseFile string `yaml:"passphrase_file"`
+	Vault          Vault  `yaml:"vault"`
+}
+
+// Vault configures the Vault key backend. Credentials are referenced (a
+// file or an environment variable), never inlined.
+type Vault struct {
+	Address   string    `yaml:"address"`
+	Mount     string    `yaml:"mount"`      // transit mount; default "transit"
+	KeyPrefix string    `yaml:"key_prefix"` // default "tumar-"
+	CACert    string    `yaml:"ca_cert"`
+	BatchSize int       `yaml:"batch_size"`
+	InFlight  int       `yaml:"in_flight"`
+	Auth      VaultAuth `yaml:"auth"`
+}
+
+// VaultAuth says how the gateway logs in to Vault.
+type VaultAuth struct {
+	Method            string `yaml:"method"` // token, approle or kubernetes
+	TokenEnv          string `yaml:"token_env"`
+	TokenFile         string `yaml:"token_file"`
+	RoleID            string `yaml:"role_id"`
+	SecretIDEnv       string `yaml:"secret_id_env"`
+	SecretIDFile      string `yaml:"secret_id_file"`
+	KubernetesRole    string `yaml:"kubernetes_role"`
+	KubernetesJWTPath string `yaml:"kubernetes_jwt_path"`
+	MountPath         string `yaml:"mount_path"`
 }
 
 // Policy chooses the release policy; an empty Dir means the embedded default.
@@ -100,6 +126,9 @@ func (c *Config) Defaults() {
 	if c.Keys.Type == "" {
 		c.Keys.Type = "file"
 	}
+	if c.Keys.Type == "vault" && c.Keys.Vault.Auth.Method == "kubernetes" && c.Keys.Vault.Auth.KubernetesJWTPath == "" {
+		c.Keys.Vault.Auth.KubernetesJWTPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	}
 }
 
 // Load reads, defaults and validates a configuration file. Relative paths in
@@ -124,7 +153,9 @@ func Load(path string) (*Config, error) {
 }
 
 func (c *Config) resolve(dir string) {
-	for _, p := range []*string{&c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.Store.Path, &c.Keys.Path, &c.Keys.PassphraseFile, &c.Policy.Dir} {
+	v := &c.Keys.Vault
+	for _, p := range []*string{&c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.Store.Path, &c.Keys.Path, &c.Keys.PassphraseFile, &c.Policy.Dir,
+		&v.CACert, &v.Auth.TokenFile, &v.Auth.SecretIDFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -151,17 +182,51 @@ func (c *Config) Validate() error {
 	} else if c.Store.Path == "" {
 		bad("store.path: must name the SQLite database file")
 	}
-	if c.Keys.Type != "file" {
-		bad("keys.type: %q is not a key backend (file)", c.Keys.Type)
-	} else if c.Keys.Path == "" {
-		bad("keys.path: must name the keyring file")
-	}
-	if c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
-		bad("keys: set passphrase_env or passphrase_file")
-	}
+	errs = append(errs, c.Keys.validate()...)
 	errs = append(errs, c.validateAgencies()...)
 	errs = append(errs, c.validatePurposes()...)
 	return errors.Join(errs...)
+}
+
+func (k *Keys) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch k.Type {
+	case "file":
+		if k.Path == "" {
+			bad("keys.path: must name the keyring file")
+		}
+		if k.PassphraseEnv == "" && k.PassphraseFile == "" {
+			bad("keys: set passphrase_env or passphrase_file")
+		}
+	case "vault":
+		v := k.Vault
+		if v.Address == "" {
+			bad("keys.vault.address: must be Vault's URL")
+		}
+		switch a := v.Auth; a.Method {
+		case "token":
+			if a.TokenEnv == "" && a.TokenFile == "" {
+				bad("keys.vault.auth: the token method needs token_env or token_file")
+			}
+		case "approle":
+			if a.RoleID == "" || (a.SecretIDEnv == "" && a.SecretIDFile == "") {
+				bad("keys.vault.auth: the approle method needs role_id and secret_id_env or secret_id_file")
+			}
+		case "kubernetes":
+			if a.KubernetesRole == "" {
+				bad("keys.vault.auth.kubernetes_role: must be set")
+			}
+		default:
+			bad("keys.vault.auth.method: %q is not token, approle or kubernetes", a.Method)
+		}
+		if v.BatchSize < 0 || v.BatchSize > 10000 {
+			bad("keys.vault.batch_size: must be from 1 to 10000 (Vault's array limit)")
+		}
+	default:
+		bad("keys.type: %q is not a key backend (file, vault)", k.Type)
+	}
+	return errs
 }
 
 func (c *Config) validateAgencies() []error {

@@ -5,15 +5,21 @@ package keystest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tumarproject/tumar/crypto/keys"
 )
 
-// Backend is a fresh backend with keys for the given domains.
+// Backend is a fresh backend with keys for the given domains and the
+// signing keys named in keys.SigningKeyNames.
 type Backend interface {
 	keys.Pseudonymizer
 	keys.Rotator
+	keys.Signer
+	keys.SigningRotator
 }
 
 // Run runs the contract suite. newBackend must return a new, independent
@@ -66,6 +72,70 @@ func Run(t *testing.T, newBackend func(t *testing.T, domains ...string) Backend)
 		}
 	})
 
+	t.Run("many inputs keep their order", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		many := make([][]byte, 2500)
+		for i := range many {
+			many[i] = []byte(fmt.Sprintf("doc\x00AN%07d", i))
+		}
+		all, err := b.Pseudonymize(ctx, "errp", many)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{0, 999, 1000, 2499} {
+			one, err := b.Pseudonymize(ctx, "errp", many[i:i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if one[0] != all[i] {
+				t.Fatalf("input %d got another input's pseudonym in a large call", i)
+			}
+		}
+	})
+
+	t.Run("signing", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		signer, err := b.SigningKey(ctx, keys.SigningKeyTokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signer.Public().KeyID != keys.KeyID(keys.SigningKeyTokens, 1) {
+			t.Fatalf("kid %q", signer.Public().KeyID)
+		}
+		jws := sign(t, signer, "claims v1")
+		if _, err := b.RotateSigningKey(ctx, keys.SigningKeyTokens); err != nil {
+			t.Fatal(err)
+		}
+		signer2, err := b.SigningKey(ctx, keys.SigningKeyTokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws2 := sign(t, signer2, "claims v2")
+		pubs, err := b.PublicKeys(ctx, keys.SigningKeyTokens)
+		if err != nil || len(pubs) != 2 {
+			t.Fatalf("public keys after rotation: %d, %v", len(pubs), err)
+		}
+		set := jose.JSONWebKeySet{Keys: pubs}
+		for _, c := range []struct{ jws, want string }{{jws, "claims v1"}, {jws2, "claims v2"}} {
+			obj, err := jose.ParseSigned(c.jws, []jose.SignatureAlgorithm{jose.EdDSA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kid := obj.Signatures[0].Header.KeyID
+			ks := set.Key(kid)
+			if len(ks) != 1 {
+				t.Fatalf("no public key for kid %q", kid)
+			}
+			payload, err := obj.Verify(ks[0])
+			if err != nil || string(payload) != c.want {
+				t.Fatalf("verify %s: %v", kid, err)
+			}
+		}
+		if _, err := b.SigningKey(ctx, "no-such-key"); !errors.Is(err, keys.ErrUnknownKey) {
+			t.Fatalf("want ErrUnknownKey, got %v", err)
+		}
+	})
+
 	t.Run("rotation keeps old epochs", func(t *testing.T) {
 		b := newBackend(t, "errp")
 		old, err := b.Pseudonymize(ctx, "errp", in[:1])
@@ -101,4 +171,21 @@ func Run(t *testing.T, newBackend func(t *testing.T, domains ...string) Backend)
 			t.Fatalf("Domains = %v, %v", doms, err)
 		}
 	})
+}
+
+func sign(t *testing.T, s jose.OpaqueSigner, payload string) string {
+	t.Helper()
+	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s}, (&jose.SignerOptions{}).WithHeader(jose.HeaderKey("kid"), s.Public().KeyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := js.Sign([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,0 +1,27 @@
+# Tumar gateway: pseudonyms and signatures through transit, nothing else.
+# Written by 'tumar vault setup'. It must never grant sys/audit-hash.
+
+path "transit/hmac/tumar-pseudonym-*" {
+  capabilities = ["update"]
+}
+
+path "transit/sign/tumar-sign-*" {
+  capabilities = ["update"]
+}
+
+path "transit/keys/tumar-*" {
+  capabilities = ["read"]
+}
+
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
+
+# Operators: create, rotate and configure Tumar's keys.
+path "transit/keys/tumar-*" {
+  capabilities = ["create", "read", "update"]
+}
