@@ -94,8 +94,8 @@ func Stream(ctx context.Context, p keys.Pseudonymizer, domain string, r io.Reade
 type batch struct {
 	fromEpoch uint32
 	results   []Result
-	owners  []int // for each input, the index of its line in results
-	inputs  [][]byte
+	owners    []int // for each input, the index of its line in results
+	inputs    [][]byte
 }
 
 func (b *batch) add(n int, raw []byte) {
