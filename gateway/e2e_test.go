@@ -334,3 +334,23 @@ func matchInput(t *testing.T, record string) []byte {
 	}
 	return in[0]
 }
+
+func TestMetricsNeedACertificate(t *testing.T) {
+	g := gatewaytest.Start(t)
+	tc, _ := g.Env.ClientTLS("errp")
+	tc.Certificates = nil
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	resp, err := hc.Get(g.Base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without a certificate: %d", resp.StatusCode)
+	}
+	resp, err = hc.Get(g.Base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz must stay open for load balancers: %v", err)
+	}
+	resp.Body.Close()
+}

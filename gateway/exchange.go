@@ -57,7 +57,7 @@ type Released struct {
 	LegalBasis     string              `json:"legal_basis"`
 	PolicyRevision string              `json:"policy_revision"`
 	ReleasedAt     time.Time           `json:"released_at"`
-	SourceRecordID string              `json:"source_record_id,omitempty"`
+	SourceRecordID string              `json:"source_record_id,omitempty"` // pseudonymised in the destination's domain
 	Subject        *Subject            `json:"subject,omitempty"`
 	Record         json.RawMessage     `json:"record"`
 	Fields         []audit.FieldAction `json:"fields"`
@@ -134,7 +134,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	payload, err := json.Marshal(&Released{
 		ExchangeID: exchangeID, DecisionID: decisionID, Source: src.ID, Destination: dst.ID,
 		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, ReleasedAt: start.UTC(),
-		SourceRecordID: sub.SourceRecordID, Subject: released.subject, Record: released.record, Fields: released.fields,
+		SourceRecordID: released.sourceRecord, Subject: released.subject, Record: released.record, Fields: released.fields,
 	})
 	if err != nil {
 		return nil, x.fail("encode", unavailable("encode_failed", "the released record could not be encoded", err))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -66,14 +67,25 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.getReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Counts per agency are traffic-analysis material: only holders of a
+		// certificate from the gateway's CA (an agency, or monitoring) may scrape.
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			writeError(w, &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "metrics need a client certificate issued by the gateway's CA"})
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	}))
 	return mux
 }
 
-// statusRecorder remembers the status a handler wrote, for the request log.
+// statusRecorder remembers the status a handler wrote and the decision it
+// made, for the request log.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status     int
+	decisionID string
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -109,6 +121,9 @@ func (s *Server) agency(route string, h agencyHandler) http.Handler {
 			if ge.Err != nil {
 				attrs = append(attrs, slog.String(logCause, ge.Err.Error()))
 			}
+		}
+		if rec.decisionID != "" {
+			attrs = append(attrs, slog.String(logDecisionID, rec.decisionID))
 		}
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 		attrs = append(attrs, slog.Int(logStatus, status), slog.Float64(logDuration, float64(time.Since(start).Microseconds())/1000))
@@ -156,9 +171,15 @@ func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.
 	if err != nil {
 		return err
 	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.decisionID = receipt.DecisionID
+	}
 	writeJSON(w, http.StatusCreated, receipt)
 	return nil
 }
+
+// sourceRecordID is what a source's own case id may look like.
+var sourceRecordID = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 
 // decodeExchange parses the body of POST /v1/exchanges. Its errors are *Error
 // values that describe the problem without quoting the input.
@@ -175,8 +196,8 @@ func decodeExchange(body []byte) (*Submission, error) {
 	if req.Destination == "" || req.Purpose == "" || req.LegalBasis == "" || len(req.Record) == 0 {
 		return nil, badRequest("missing_field", "destination, purpose, legal_basis and record are required")
 	}
-	if len(req.SourceRecordID) > 128 {
-		return nil, badRequest("invalid_source_record_id", "source_record_id must be at most 128 bytes")
+	if req.SourceRecordID != "" && !sourceRecordID.MatchString(req.SourceRecordID) {
+		return nil, badRequest("invalid_source_record_id", "source_record_id must be 1 to 128 letters, digits or . _ : / -")
 	}
 	var rec htcds.Record
 	if err := rec.UnmarshalJSON(req.Record); err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/tumarproject/tumar/crypto/identity"
+	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/htcds"
@@ -22,9 +23,10 @@ import (
 
 // released is a record after the policy's actions, ready to leave.
 type released struct {
-	record  json.RawMessage
-	fields  []audit.FieldAction
-	subject *Subject
+	record       json.RawMessage
+	fields       []audit.FieldAction
+	subject      *Subject
+	sourceRecord string // the source's record id, pseudonymised in the destination's domain
 }
 
 // identityOf reads a record's identity through the catalogue's roles.
@@ -90,24 +92,26 @@ func (x *Exchanger) internalSubject(ctx context.Context, r *htcds.Record) (strin
 // destination's domain in one call to the key backend.
 func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision) (*released, error) {
 	rec := sub.Record
-	var (
-		pending  [][]byte // pseudonym inputs: pseudonymised fields first, then match keys
-		slots    []int    // index in values of each pending field
-		values   = make([][]byte, rec.Len())
-		fields   = make([]audit.FieldAction, 0, rec.Len())
-		identify bool // an identity field is kept or pseudonymised
-	)
-	for i, e := range rec.Entries() {
+	actions := make([]policy.Action, len(htcds.Fields()))
+	fields := make([]audit.FieldAction, 0, rec.Len())
+	for _, e := range rec.Entries() {
 		f := e.Field()
 		fd, ok := dec.Fields[f.Name]
 		if !ok {
-			return nil, unavailable("policy_failed", "the policy gave no action for a field; nothing was released", fmt.Errorf("no action for %s", f.Name))
+			return nil, policyBroken(fmt.Errorf("no action for %s", f.Name))
 		}
+		actions[e.ID] = fd.Action
 		fields = append(fields, audit.FieldAction{Field: f.Name, Action: fd.Action.String(), Rule: fd.Rule})
-		if f.Role != htcds.NoRole && (fd.Action == policy.Keep || fd.Action == policy.Pseudonymise) {
-			identify = true
-		}
-		switch fd.Action {
+	}
+	kept := func(id htcds.FieldID) bool { return actions[id] == policy.Keep }
+	var (
+		pending [][]byte // pseudonym inputs: pseudonymised fields, then the source record id, then match keys
+		slots   []int    // index in values of each pending field
+		values  = make([][]byte, rec.Len())
+	)
+	for i, e := range rec.Entries() {
+		f := e.Field()
+		switch actions[e.ID] {
 		case policy.Keep:
 			v, err := e.JSON()
 			if err != nil {
@@ -115,46 +119,97 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 			}
 			values[i] = v
 		case policy.Pseudonymise:
-			norm, err := pseudonymInput(e)
+			in, err := pseudonymInput(e)
 			if err != nil {
 				return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "cannot_pseudonymise",
 					Message: "field " + f.Name + " cannot be pseudonymised: " + err.Error() + "; nothing was released", Err: errors.Join(ErrPrivacy, err)}
 			}
-			pending, slots = append(pending, norm), append(slots, i)
+			pending, slots = append(pending, in), append(slots, i)
 		case policy.Generalise:
 			if f.Gen == htcds.NoGeneralization {
-				return nil, unavailable("policy_failed", "the policy asked to generalise a field that cannot be; nothing was released", fmt.Errorf("generalise %s", f.Name))
+				return nil, policyBroken(fmt.Errorf("generalise %s, which cannot be generalised", f.Name))
 			}
-			if s, ok := rec.Generalize(e.ID); ok {
+			if s, ok := rec.Generalize(e.ID, kept); ok {
 				values[i], _ = json.Marshal(s)
 			}
 		case policy.Redact:
 		default:
-			return nil, unavailable("policy_failed", "the policy gave an unknown action; nothing was released", fmt.Errorf("action %d", fd.Action))
+			return nil, policyBroken(fmt.Errorf("unknown action %d", actions[e.ID]))
 		}
 	}
 	nFields := len(pending)
-	if identify {
-		pending = append(pending, matchInputs(rec)...)
+	if sub.SourceRecordID != "" {
+		pending = append(pending, []byte("r\x00"+sub.Source+"\x00"+sub.SourceRecordID))
 	}
+	nBeforeKeys := len(pending)
+	pending = append(pending, linkableInputs(rec, actions)...)
 	out := &released{fields: fields}
 	if len(pending) > 0 {
 		ps, err := x.keys.Pseudonymize(ctx, dst.Domain, pending)
 		if err != nil {
 			return nil, unavailable("pseudonymisation_failed", "the key store could not pseudonymise; nothing was released", err)
 		}
+		if len(ps) != len(pending) {
+			return nil, unavailable("pseudonymisation_failed", "the key store answered short; nothing was released", keys.ErrUnavailable)
+		}
 		for j, slot := range slots {
 			values[slot], _ = json.Marshal(ps[j].String())
 		}
-		if len(ps) > nFields {
+		if nBeforeKeys > nFields {
+			out.sourceRecord = ps[nFields].String()
+		}
+		if len(ps) > nBeforeKeys {
 			out.subject = &Subject{}
-			for _, p := range ps[nFields:] {
+			for _, p := range ps[nBeforeKeys:] {
 				out.subject.Keys = append(out.subject.Keys, p.String())
 			}
 		}
 	}
 	out.record = encodeObject(rec, values)
 	return out, nil
+}
+
+// keyRoles are the identity roles each kind of match key is made from.
+var keyRoles = map[identity.Kind][]htcds.Role{
+	identity.KindNameBirthdate: {htcds.RoleFirstName, htcds.RoleMiddleName, htcds.RoleLastName, htcds.RoleBirthdate},
+	identity.KindDocument:      {htcds.RoleDocument},
+	identity.KindPhone:         {htcds.RoleMobilePhone},
+}
+
+// linkableInputs are the pseudonym inputs of the match keys the destination
+// may have: a key is released only when none of the fields it is made from
+// was redacted. A generalised birth date still lets the destination link the
+// person (the key reveals no value); a redacted document or phone does not.
+func linkableInputs(rec *htcds.Record, actions []policy.Action) [][]byte {
+	mks, err := identity.MatchKeys(identityOf(rec))
+	if err != nil {
+		return nil
+	}
+	var in [][]byte
+	for _, k := range mks {
+		if keyAllowed(rec, actions, keyRoles[k.Kind]) {
+			in = append(in, k.Input())
+		}
+	}
+	return in
+}
+
+func keyAllowed(rec *htcds.Record, actions []policy.Action, roles []htcds.Role) bool {
+	for _, role := range roles {
+		for _, id := range htcds.FieldsWithRole(role) {
+			if _, present := rec.Get(id); present && actions[id] == policy.Redact {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// policyBroken is a policy answer the gateway cannot carry out: a bug in the
+// policy, not a passing outage, so it is a 500 and not worth retrying.
+func policyBroken(err error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Code: "policy_failed",
+		Message: "the release policy gave an answer that cannot be carried out; nothing was released", Err: errors.Join(ErrPrivacy, err)}
 }
 
 // encodeObject writes the released values as a JSON object in catalogue order.

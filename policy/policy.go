@@ -184,11 +184,14 @@ func (m Modules) Revision() string {
 }
 
 // New compiles the modules, runs their Rego tests, and prepares the query.
-// A policy with a failing test is refused.
+// A policy without tests, or with a failing test, is refused.
 func New(ctx context.Context, mods Modules) (*Engine, error) {
 	results, err := Test(ctx, mods)
 	if err != nil {
 		return nil, err
+	}
+	if len(results) == 0 {
+		return nil, fmt.Errorf("%w: the policy has no Rego tests; a release policy must test its own rules", ErrLoad)
 	}
 	if failed := Failed(results); len(failed) > 0 {
 		return nil, fmt.Errorf("%w: %d Rego test(s) fail: %s", ErrLoad, len(failed), strings.Join(failed, ", "))

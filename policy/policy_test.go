@@ -113,7 +113,7 @@ func TestPolicyWithFailingTestIsRefused(t *testing.T) {
 }
 
 func TestPolicyWithoutDecisionDenies(t *testing.T) {
-	mods := Modules{"p.rego": "package tumar.exchange\nimport rego.v1\nother := 1\n"}
+	mods := Modules{"p.rego": "package tumar.exchange\nimport rego.v1\nother := 1\n", "p_test.rego": trivialTest}
 	e, err := New(context.Background(), mods)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestMalformedDecisionIsAnError(t *testing.T) {
 	mods := Modules{"p.rego": `package tumar.exchange
 import rego.v1
 decision := {"allow": true, "rule": "r", "fields": {"prs_FirstName": {"action": "publish", "rule": "r"}}}
-`}
+`, "p_test.rego": trivialTest}
 	e, err := New(context.Background(), mods)
 	if err != nil {
 		t.Fatal(err)
@@ -155,5 +155,14 @@ func BenchmarkDecide(b *testing.B) {
 		if _, err := e.Decide(ctx, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+const trivialTest = "package tumar.trivial_test\nimport rego.v1\ntest_true if true\n"
+
+func TestPolicyWithoutTestsIsRefused(t *testing.T) {
+	_, err := New(context.Background(), Modules{"p.rego": "package tumar.exchange\nimport rego.v1\ndecision := {\"allow\": false}\n"})
+	if !errors.Is(err, ErrLoad) {
+		t.Fatalf("want ErrLoad for a policy without tests, got %v", err)
 	}
 }

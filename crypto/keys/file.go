@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -110,6 +111,9 @@ func OpenFile(path string, passphrase []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(env.Nonce) != aead.NonceSize() {
+		return nil, fmt.Errorf("keys: %s is damaged (nonce)", path)
+	}
 	plain, err := aead.Open(nil, env.Nonce, env.Ciphertext, envelopeAAD(env))
 	if err != nil {
 		return nil, ErrBadPassphrase
@@ -153,16 +157,38 @@ func OpenFile(path string, passphrase []byte) (*File, error) {
 
 // Rotate starts a new epoch for the domain and saves the keyring.
 func (f *File) Rotate(ctx context.Context, domain string) (uint32, error) {
-	epoch, err := f.Memory.Rotate(ctx, domain)
-	if err != nil {
-		return 0, err
-	}
-	return epoch, f.save()
+	var epoch uint32
+	err := f.update(func() (err error) {
+		epoch, err = f.Memory.Rotate(ctx, domain)
+		return err
+	})
+	return epoch, err
 }
 
 // AddDomain creates keys for a new domain and saves the keyring.
 func (f *File) AddDomain(ctx context.Context, domain string) error {
-	if err := f.Memory.AddDomain(ctx, domain); err != nil {
+	return f.update(func() error { return f.Memory.AddDomain(ctx, domain) })
+}
+
+// update changes the keyring under an exclusive lock on "<path>.lock": it
+// re-reads the file first, so that two commands run at once never lose a
+// rotation or give one epoch number two keys.
+func (f *File) update(change func() error) error {
+	lock, err := os.OpenFile(f.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("keys: lock keyring: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("keys: lock keyring: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	fresh, err := OpenFile(f.path, f.passphrase)
+	if err != nil {
+		return err
+	}
+	f.Memory.state.Store(fresh.Memory.state.Load())
+	if err := change(); err != nil {
 		return err
 	}
 	return f.save()
@@ -170,11 +196,12 @@ func (f *File) AddDomain(ctx context.Context, domain string) error {
 
 // RotateSigningKey makes a new version of a signing key current and saves the keyring.
 func (f *File) RotateSigningKey(ctx context.Context, name string) (uint32, error) {
-	v, err := f.Memory.RotateSigningKey(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	return v, f.save()
+	var v uint32
+	err := f.update(func() (err error) {
+		v, err = f.Memory.RotateSigningKey(ctx, name)
+		return err
+	})
+	return v, err
 }
 
 func (f *File) save() error {
@@ -233,6 +260,10 @@ func envelopeAAD(env fileEnvelope) []byte {
 func newAEAD(passphrase []byte, kdf KDF) (cipher.AEAD, error) {
 	if kdf.Time == 0 || kdf.MemoryKiB < 8 || kdf.Threads == 0 || len(kdf.Salt) < 16 {
 		return nil, errors.New("keys: keyring KDF parameters are too weak or missing")
+	}
+	// Bounds against a doctored file that would make opening it exhaust memory or time.
+	if kdf.Time > 16 || kdf.MemoryKiB > 4<<20 || kdf.Threads > 64 || len(kdf.Salt) > 64 {
+		return nil, errors.New("keys: keyring KDF parameters are out of range")
 	}
 	key := argon2.IDKey(passphrase, kdf.Salt, kdf.Time, kdf.MemoryKiB, kdf.Threads, 32)
 	defer clear(key)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -145,4 +146,57 @@ func FuzzParsePseudonym(f *testing.F) {
 			t.Fatalf("%q parsed but does not round-trip", s)
 		}
 	})
+}
+
+func TestConcurrentRotationsLoseNothing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	if _, err := keys.CreateFile(ctx, path, passphrase, testKDF, "errp"); err != nil {
+		t.Fatal(err)
+	}
+	// Two operators each opened the keyring before either rotated.
+	a, _ := keys.OpenFile(path, passphrase)
+	b, _ := keys.OpenFile(path, passphrase)
+	ea, err := a.Rotate(ctx, "errp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := b.Rotate(ctx, "errp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ea != 2 || eb != 3 {
+		t.Fatalf("epochs %d and %d: a rotation was lost or an epoch reused", ea, eb)
+	}
+	c, _ := keys.OpenFile(path, passphrase)
+	p2a, _ := a.PseudonymizeAt(ctx, "errp", 2, [][]byte{[]byte("x")})
+	p2c, err := c.PseudonymizeAt(ctx, "errp", 2, [][]byte{[]byte("x")})
+	if err != nil || p2a[0] != p2c[0] {
+		t.Fatal("epoch 2 has a different key on disk than the one the first operator made")
+	}
+}
+
+func TestDamagedKeyringIsAnErrorNotAPanic(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	keys.CreateFile(ctx, path, passphrase, testKDF, "errp")
+	raw, _ := os.ReadFile(path)
+	for name, edit := range map[string]func(map[string]any){
+		"short nonce":  func(m map[string]any) { m["nonce"] = "AAAA" },
+		"huge memory":  func(m map[string]any) { m["kdf"].(map[string]any)["memory_kib"] = 1 << 30 },
+		"weak kdf":     func(m map[string]any) { m["kdf"].(map[string]any)["time"] = 0 },
+		"wrong format": func(m map[string]any) { m["format"] = "other" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var m map[string]any
+			json.Unmarshal(raw, &m)
+			edit(m)
+			b, _ := json.Marshal(m)
+			bad := filepath.Join(t.TempDir(), "k.json")
+			os.WriteFile(bad, b, 0o600)
+			if _, err := keys.OpenFile(bad, passphrase); err == nil {
+				t.Fatal("a damaged keyring opened")
+			}
+		})
+	}
 }

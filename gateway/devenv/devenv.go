@@ -120,6 +120,12 @@ func writeCerts(dir string, cfg *config.Config) error {
 		return err
 	}
 	files["gateway.pem"], files["gateway-key.pem"] = cert, key
+	// A client certificate for scraping /metrics (Prometheus), not an agency.
+	cert, key, err = ca.Issue("monitoring.tumar.test", false)
+	if err != nil {
+		return err
+	}
+	files["monitoring.pem"], files["monitoring-key.pem"] = cert, key
 	for _, a := range cfg.Agencies {
 		cert, key, err := ca.Issue(a.Auth.MTLSCommonName, false)
 		if err != nil {

@@ -101,6 +101,8 @@ type Field struct {
 	// Address names the address group of an address part ("prs_Mailing",
 	// "org_Shipping", "hte_"); ToRegion reads the group's State, then Country.
 	Address string
+	// Latitude marks a Number that is a latitude (-90 to 90) rather than a longitude.
+	Latitude bool
 }
 
 // FieldID indexes the catalogue. IDs are stable only within one build.
@@ -140,7 +142,7 @@ var catalogue = []Field{
 	{Name: "org_ShippingState", Class: Operational, Kind: Text},
 	{Name: "org_ShippingPostalCode", Class: Operational, Kind: Text},
 	{Name: "org_ShippingCountry", Class: Operational, Kind: Country},
-	{Name: "org_ShippingLatitude", Class: Operational, Kind: Number},
+	{Name: "org_ShippingLatitude", Class: Operational, Kind: Number, Latitude: true},
 	{Name: "org_ShippingLongitude", Class: Operational, Kind: Number},
 
 	// Person.
@@ -167,7 +169,7 @@ var catalogue = []Field{
 	{Name: "prs_MailingState", Class: QuasiIdentifier, Kind: Text, Gen: ToRegion, Address: "prs_Mailing"},
 	{Name: "prs_MailingPostalCode", Class: QuasiIdentifier, Kind: Text, Gen: ToRegion, Address: "prs_Mailing"},
 	{Name: "prs_MailingCountry", Class: QuasiIdentifier, Kind: Country, Address: "prs_Mailing"},
-	{Name: "prs_MailingLatitude", Class: DirectIdentifier, Kind: Number, Gen: ToCoarseCoordinate},
+	{Name: "prs_MailingLatitude", Class: DirectIdentifier, Kind: Number, Gen: ToCoarseCoordinate, Latitude: true},
 	{Name: "prs_MailingLongitude", Class: DirectIdentifier, Kind: Number, Gen: ToCoarseCoordinate},
 
 	// Person in the victim context.
@@ -213,7 +215,7 @@ var catalogue = []Field{
 	{Name: "hte_State", Class: QuasiIdentifier, Kind: Text, Gen: ToRegion, Address: "hte_"},
 	{Name: "hte_PostalCode", Class: QuasiIdentifier, Kind: Text, Gen: ToRegion, Address: "hte_"},
 	{Name: "hte_Country", Class: QuasiIdentifier, Kind: Country, Address: "hte_"},
-	{Name: "hte_Latitude", Class: QuasiIdentifier, Kind: Number, Gen: ToCoarseCoordinate},
+	{Name: "hte_Latitude", Class: QuasiIdentifier, Kind: Number, Gen: ToCoarseCoordinate, Latitude: true},
 	{Name: "hte_Longitude", Class: QuasiIdentifier, Kind: Number, Gen: ToCoarseCoordinate},
 	{Name: "hte_Description", Class: DirectIdentifier, Kind: FreeText},
 

@@ -6,14 +6,17 @@ import (
 )
 
 // Generalize returns a coarser form of a field's value, as released text, and
-// false when no coarser value exists (an address part whose record gives no
-// region or country): then nothing is released for the field.
+// false when no coarser value exists: then nothing is released for the field.
 //
 //	ToYear              "1990-05-12" -> "1990"
 //	ToAgeBand           23 -> "18-24", 15 -> "12-17"
 //	ToRegion            "ул. Киевская 12" -> the record's State ("Chuy"), else its Country ("KG")
 //	ToCoarseCoordinate  42.87461 -> "42.9"
-func (r *Record) Generalize(id FieldID) (string, bool) {
+//
+// An address part becomes its region only when that region field is itself
+// released as it is (kept reports which fields are): generalising a street
+// must never release a State or Country that the policy withheld.
+func (r *Record) Generalize(id FieldID, kept func(FieldID) bool) (string, bool) {
 	f := ByID(id)
 	v, ok := r.Get(id)
 	if !ok {
@@ -30,7 +33,7 @@ func (r *Record) Generalize(id FieldID) (string, bool) {
 	case ToRegion:
 		group := idx.regionOf[f.Address]
 		for _, rid := range group {
-			if rid == id {
+			if rid == id || !kept(rid) {
 				continue
 			}
 			if rv, ok := r.Get(rid); ok && rv.Str != "" {

@@ -74,8 +74,14 @@ func TestValidationNamesTheField(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
 	}{
-		{"unknown field", `{"prs_ShoeSize": "42"}`, `field "prs_ShoeSize": is not an HTCDS field`},
+		{"unknown field", `{"prs_FirstName": "x", "prs_ShoeSize": "42"}`, `field #2: is not an HTCDS field`},
+		{"misspelt field", `{"prs_Firstname": "x"}`, `field #1: is not an HTCDS field (did you mean prs_FirstName?)`},
+		{"unknown field carrying a document number", `{"doc_AN1234567": "x"}`, `field #1: is not an HTCDS field`},
 		{"unknown field with unsafe name", `{"` + canary + `": "x"}`, `field #1: is not an HTCDS field`},
+		{"null", `{"vic_AgeWhenTrafficked": null}`, "field vic_AgeWhenTrafficked: must not be null"},
+		{"future birth date", `{"prs_Birthdate": "2999-01-01"}`, "field prs_Birthdate: is not a possible birth date"},
+		{"latitude out of range", `{"prs_MailingLatitude": 120.5}`, "field prs_MailingLatitude: must be a coordinate from -90 to 90"},
+		{"too many values", `{"prs_Citizenship": [` + strings.TrimSuffix(strings.Repeat(`"KG",`, MaxListItems+1), ",") + `]}`, "field prs_Citizenship: has more than"},
 		{"picklist", `{"prs_Gender": "` + canary + `"}`, "field prs_Gender: value is not in the HTCDS picklist"},
 		{"multi picklist", `{"vic_MethodsOfControl": ["Threats", "` + canary + `"]}`, "field vic_MethodsOfControl: a value is not in the HTCDS picklist"},
 		{"impossible date", `{"prs_Birthdate": "1990-02-30"}`, "field prs_Birthdate: is not a possible date"},
@@ -100,7 +106,7 @@ func TestValidationNamesTheField(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "Бакыт") {
+			if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "Бакыт") || strings.Contains(err.Error(), "AN1234567") {
 				t.Fatalf("error echoes the input: %q", err)
 			}
 		})
@@ -122,21 +128,31 @@ func TestGeneralize(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := func(name string) FieldID { f, _ := Lookup(name); return f.ID }
+	all := func(FieldID) bool { return true }
 	for _, tc := range []struct{ field, want string }{
 		{"prs_Birthdate", "1990"},
 		{"vic_AgeWhenTrafficked", "18-24"},
 		{"prs_MailingStreet", "Chuy"},
 		{"prs_MailingLatitude", "42.9"},
 	} {
-		got, ok := r.Generalize(id(tc.field))
+		got, ok := r.Generalize(id(tc.field), all)
 		if !ok || got != tc.want {
 			t.Errorf("%s: got %q %v, want %q", tc.field, got, ok, tc.want)
 		}
 	}
 	var bare Record
 	bare.SetString("prs_MailingStreet", "ул. Киевская 12")
-	if v, ok := bare.Generalize(id("prs_MailingStreet")); ok {
+	if v, ok := bare.Generalize(id("prs_MailingStreet"), all); ok {
 		t.Errorf("a street with no region generalised to %q", v)
+	}
+	// A region the policy withholds is never released through another field.
+	notState := func(f FieldID) bool { return f != id("prs_MailingState") }
+	if v, ok := r.Generalize(id("prs_MailingStreet"), notState); ok {
+		t.Errorf("a street generalised to %q although the State is withheld and there is no Country", v)
+	}
+	r.SetString("prs_MailingCountry", "KG")
+	if v, _ := r.Generalize(id("prs_MailingStreet"), notState); v != "KG" {
+		t.Errorf("with the State withheld the street should fall back to the kept Country, got %q", v)
 	}
 }
 

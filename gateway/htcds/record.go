@@ -10,8 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/agnivade/levenshtein"
 )
 
 // Value is one field's value. Which part is meaningful follows the field's
@@ -114,6 +117,9 @@ func (e *ValidationError) Error() string {
 // Unwrap lets callers test for ErrInvalid.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// MaxListItems bounds the values of one list field.
+const MaxListItems = 64
+
 // MaxValueBytes bounds one string value; longer values are refused rather than
 // stored, since nothing in HTCDS needs more.
 const MaxValueBytes = 8 << 10
@@ -136,6 +142,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	}
 	r.entries = r.entries[:0]
 	var problems []*FieldError
+	seenFields := make(map[FieldID]bool, 32)
 	for pos := 1; dec.More(); pos++ {
 		tok, err := dec.Token()
 		if err != nil {
@@ -148,10 +155,12 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 		}
 		f, ok := Lookup(name)
 		if !ok {
-			problems = append(problems, &FieldError{Field: displayName(name, pos), Problem: "is not an HTCDS field"})
+			problems = append(problems, unknownField(name, pos))
 			continue
 		}
-		if _, dup := r.find(f.ID); dup {
+		seen := seenFields[f.ID]
+		seenFields[f.ID] = true
+		if seen {
 			problems = append(problems, &FieldError{Field: f.Name, Problem: "appears more than once"})
 			continue
 		}
@@ -174,11 +183,31 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func displayName(name string, pos int) string {
-	if safeName.MatchString(name) {
-		return strconv.Quote(name)
+// unknownField reports a field name outside HTCDS by its position. The name
+// itself is never repeated: a key can carry a document number or a name
+// ("doc_AN1234567"). When a catalogue name is a likely misspelling of it,
+// that catalogue name is suggested.
+func unknownField(name string, pos int) *FieldError {
+	problem := "is not an HTCDS field"
+	if s := suggest(name); s != "" {
+		problem += " (did you mean " + s + "?)"
 	}
-	return "#" + strconv.Itoa(pos)
+	return &FieldError{Field: "#" + strconv.Itoa(pos), Problem: problem}
+}
+
+// suggest returns the catalogue name closest to name, if it is within two
+// edits and name looks like an HTCDS name.
+func suggest(name string) string {
+	if !safeName.MatchString(name) {
+		return ""
+	}
+	best, bestDist := "", 3
+	for _, f := range catalogue {
+		if d := levenshtein.ComputeDistance(strings.ToLower(name), strings.ToLower(f.Name)); d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	}
+	return best
 }
 
 // syntaxError reports a JSON syntax error by offset only: encoding/json's
@@ -194,6 +223,9 @@ func syntaxError(err error) error {
 func decodeValue(f *Field, raw json.RawMessage) (Value, *FieldError) {
 	bad := func(problem string) (Value, *FieldError) {
 		return Value{}, &FieldError{Field: f.Name, Problem: problem}
+	}
+	if string(raw) == "null" {
+		return bad("must not be null (leave the field out when there is no value)")
 	}
 	switch {
 	case f.Kind.list():
@@ -243,28 +275,42 @@ func checkValue(f *Field, v Value) string {
 			return "value is not in the HTCDS picklist"
 		}
 	case MultiPicklist:
+		if len(v.List) > MaxListItems {
+			return "has more than " + strconv.Itoa(MaxListItems) + " values"
+		}
 		for _, s := range v.List {
 			if _, ok := idx.picklists[f.ID][s]; !ok {
 				return "a value is not in the HTCDS picklist"
 			}
 		}
 	case Date:
-		if _, err := ParseDate(v.Str); err != nil {
+		t, err := ParseDate(v.Str)
+		if err != nil {
 			return "is not a possible date in the form YYYY-MM-DD"
+		}
+		if f.Role == RoleBirthdate && (t.Year() < 1900 || t.After(time.Now())) {
+			return "is not a possible birth date (before 1900 or in the future)"
 		}
 	case Integer:
 		if v.Num != math.Trunc(v.Num) || v.Num < 0 || v.Num > 1e6 {
 			return "must be a whole number from 0 to 1000000"
 		}
 	case Number:
-		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) || math.Abs(v.Num) > 180 {
-			return "must be a coordinate from -180 to 180"
+		limit := 180.0
+		if f.Latitude {
+			limit = 90
+		}
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) || math.Abs(v.Num) > limit {
+			return "must be a coordinate from -" + strconv.FormatFloat(limit, 'f', -1, 64) + " to " + strconv.FormatFloat(limit, 'f', -1, 64)
 		}
 	case Country:
 		if !isCountryCode(v.Str) {
 			return "must be an ISO 3166 country code"
 		}
 	case CountryList:
+		if len(v.List) > MaxListItems {
+			return "has more than " + strconv.Itoa(MaxListItems) + " values"
+		}
 		for _, s := range v.List {
 			if !isCountryCode(s) {
 				return "a value is not an ISO 3166 country code"

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tumarproject/tumar/policy"
+)
+
+// withPolicy replaces the fixture's policy with the default one edited by fn.
+func withPolicy(t *testing.T, f *fixture, edit func(string) string) {
+	t.Helper()
+	mods := policy.Default()
+	mods["exchange.rego"] = edit(mods["exchange.rego"])
+	eng, err := policy.New(context.Background(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ex.policy = eng
+}
+
+func releasedTo(t *testing.T, f *fixture, dest string) Released {
+	t.Helper()
+	msgs, err := f.store.Store.Inbox(context.Background(), dest, 10)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("inbox: %d, %v", len(msgs), err)
+	}
+	var r Released
+	if err := json.Unmarshal(msgs[len(msgs)-1].Payload, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRedactedIdentityFieldsGiveNoMatchKey(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.ex.Exchange(context.Background(), sampleSubmission(t, "errp")); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(releasedTo(t, f, "errp").Subject.Keys); got != 3 {
+		t.Fatalf("with every identity field released: %d keys, want 3", got)
+	}
+	withPolicy(t, f, func(src string) string {
+		return strings.Replace(src, `"kinds": {"free_text": "redact", "country": "keep", "country_list": "keep"},
+		"fields": {},`, `"kinds": {"free_text": "redact", "country": "keep", "country_list": "keep"},
+		"fields": {"prs_IdentityNumber": "redact", "prs_MobilePhone": "redact"},`, 1)
+	})
+	if _, err := f.ex.Exchange(context.Background(), sampleSubmission(t, "errp")); err != nil {
+		t.Fatal(err)
+	}
+	rel := releasedTo(t, f, "errp")
+	if rel.Subject == nil || len(rel.Subject.Keys) != 1 {
+		t.Fatalf("with document and phone redacted the destination got %v, want only the name+birth-date key", rel.Subject)
+	}
+}
+
+func TestSourceRecordIDIsPseudonymised(t *testing.T) {
+	f := newFixture(t)
+	sub := sampleSubmission(t, "errp")
+	sub.SourceRecordID = "SEZIM-2026-0141"
+	for range 2 {
+		if _, err := f.ex.Exchange(context.Background(), sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, _ := f.store.Store.Inbox(context.Background(), "errp", 10)
+	var a, b Released
+	json.Unmarshal(msgs[0].Payload, &a)
+	json.Unmarshal(msgs[1].Payload, &b)
+	if !strings.HasPrefix(a.SourceRecordID, "errp:v1:") || a.SourceRecordID != b.SourceRecordID {
+		t.Fatalf("source record ids %q and %q: want one errp pseudonym", a.SourceRecordID, b.SourceRecordID)
+	}
+	if strings.Contains(string(msgs[0].Payload), "SEZIM-2026-0141") {
+		t.Fatal("the source's case id was released in clear")
+	}
+}
+
+func TestDecodeExchangeRefusesUnsafeSourceRecordIDs(t *testing.T) {
+	for _, id := range []string{"Асанбекова Жылдыз", "AN 1234567", strings.Repeat("x", 129)} {
+		body := `{"destination":"errp","purpose":"p","legal_basis":"b","source_record_id":"` + id + `","record":{"cas_Status":"Active"}}`
+		if _, err := decodeExchange([]byte(body)); err == nil || strings.Contains(err.Error(), id) {
+			t.Errorf("source_record_id %q: %v", id, err)
+		}
+	}
+}
