@@ -116,8 +116,12 @@ func VaultOptions(v config.Vault) (keys.VaultOptions, error) {
 	if err != nil {
 		return keys.VaultOptions{}, fmt.Errorf("gateway: vault %s credentials: %w", v.Auth.Method, err)
 	}
+	retries := 2
+	if v.MaxRetries != nil {
+		retries = *v.MaxRetries
+	}
 	return keys.VaultOptions{Address: v.Address, Mount: v.Mount, KeyPrefix: v.KeyPrefix, CACert: v.CACert,
-		BatchSize: v.BatchSize, InFlight: v.InFlight, MaxRetries: 2, Auth: a}, nil
+		BatchSize: v.BatchSize, InFlight: v.InFlight, MaxRetries: retries, Auth: a}, nil
 }
 
 func secretFrom(env, file string) (string, error) {
@@ -151,6 +155,23 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
+// refreshKeys re-reads the key backend's current epochs every 30 seconds, so
+// that a rotation made with 'tumar keys rotate' reaches a running gateway.
+func (a *App) refreshKeys(ctx context.Context, r interface{ Refresh(context.Context) error }) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Refresh(ctx); err != nil {
+				a.log.Warn("key epochs not refreshed", slog.String("cause", err.Error()))
+			}
+		}
+	}
+}
+
 // Listen binds the configured address (port 0 picks a free one).
 func (a *App) Listen() (net.Addr, error) {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -171,6 +192,9 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.ServeTLS(a.listener, "", "") }()
+	if r, ok := a.Keys.(interface{ Refresh(context.Context) error }); ok {
+		go a.refreshKeys(ctx, r)
+	}
 	a.log.Info("serving", slog.String("addr", a.listener.Addr().String()))
 	var err error
 	select {

@@ -68,7 +68,9 @@ type Vault struct {
 	CACert    string    `yaml:"ca_cert"`
 	BatchSize int       `yaml:"batch_size"`
 	InFlight  int       `yaml:"in_flight"`
-	Auth      VaultAuth `yaml:"auth"`
+	// MaxRetries is how often a failed Vault request is retried; nil means 2.
+	MaxRetries *int      `yaml:"max_retries"`
+	Auth       VaultAuth `yaml:"auth"`
 }
 
 // VaultAuth says how the gateway logs in to Vault.

@@ -15,6 +15,7 @@ import (
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/client"
+	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/devenv"
 )
 
@@ -50,12 +51,19 @@ func (s *SyncBuffer) String() string {
 
 // Start lays out a development gateway in a temporary directory and serves it
 // until the test ends.
-func Start(t *testing.T) *Gateway {
+func Start(t *testing.T) *Gateway { t.Helper(); return StartWith(t, nil) }
+
+// StartWith is Start with a chance to change the configuration (the key
+// backend, say) before the gateway opens.
+func StartWith(t *testing.T, edit func(*config.Config)) *Gateway {
 	t.Helper()
 	ctx := context.Background()
 	env, err := devenv.Create(ctx, t.TempDir(), devenv.Options{Listen: "127.0.0.1:0", KDF: FastKDF})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(env.Config)
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
