@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tumarproject/tumar/crypto/keys/vaulttest"
 )
 
 func tumar(t *testing.T, args ...string) (string, error) {
@@ -173,5 +177,42 @@ func TestLinkEvalCommand(t *testing.T) {
 	os.WriteFile(bad, []byte("pair_id\tlabel\tkind\ta_first\ta_last\ta_birthdate\tb_first\tb_last\tb_birthdate\nX1\tsame\n"), 0o600)
 	if _, err := tumar(t, "link-eval", "--pairs", bad); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("a malformed pair file gave %v", err)
+	}
+}
+
+func TestVaultCommands(t *testing.T) {
+	srv := vaulttest.New(t)
+	dir := filepath.Join(t.TempDir(), "dev")
+	if out, err := tumar(t, "dev", "init", "--dir", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	raw, _ := os.ReadFile(cfg)
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["keys"] = map[string]any{"type": "vault", "vault": map[string]any{"address": srv.URL, "max_retries": 0,
+		"auth": map[string]any{"method": "token", "token_env": "TUMAR_TEST_GATEWAY_TOKEN"}}}
+	out, _ := yaml.Marshal(doc)
+	os.WriteFile(cfg, out, 0o600)
+	t.Setenv("VAULT_TOKEN", srv.RootToken)
+	t.Setenv("TUMAR_TEST_GATEWAY_TOKEN", srv.RootToken)
+
+	got, err := tumar(t, "vault", "setup", "--config", cfg)
+	if err != nil || !strings.Contains(got, "mounted the transit engine") || !strings.Contains(got, "created 7 keys") {
+		t.Fatalf("vault setup: %v\n%s", err, got)
+	}
+	if got, err = tumar(t, "keys", "rotate", "--config", cfg, "--domain", "errp", "--vault-token-env", "VAULT_TOKEN"); err != nil || !strings.Contains(got, "epoch v2") {
+		t.Fatalf("rotate: %v\n%s", err, got)
+	}
+	if got, err = tumar(t, "keys", "rotate", "--config", cfg, "--signing-key", "tokens"); err != nil || !strings.Contains(got, "tokens-v2") {
+		t.Fatalf("rotate signing key: %v\n%s", err, got)
+	}
+	if got, err = tumar(t, "keys", "list", "--config", cfg); err != nil || !strings.Contains(got, "errp\tv2") || !strings.Contains(got, "consulate-moscow\tv1") {
+		t.Fatalf("list: %v\n%s", err, got)
+	}
+	if got, _ = tumar(t, "vault", "policy"); strings.Contains(got, `path "sys/`) {
+		t.Fatalf("the gateway policy grants sys/:\n%s", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -393,9 +394,23 @@ func (v *Vault) hmacBatch(ctx context.Context, path, domain string, epoch uint32
 	if err != nil {
 		return vaultError("hmac", err)
 	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxHMACAnswer))
+	if err != nil {
+		return vaultError("hmac", err)
+	}
+	return parseHMACAnswer(body, domain, epoch, out)
+}
+
+// maxHMACAnswer bounds the answer to one batch (10,000 results of ~60 bytes).
+const maxHMACAnswer = 8 << 20
+
+// parseHMACAnswer reads a transit/hmac batch answer into out, which has one
+// slot per input. Any failed, missing or malformed item, or an HMAC made with
+// another key version, fails the whole batch.
+func parseHMACAnswer(body []byte, domain string, epoch uint32, out []Pseudonym) error {
 	var res hmacResponse
-	if err := resp.DecodeJSON(&res); err != nil || len(res.Data.Results) != len(in) {
-		return fmt.Errorf("%w: transit hmac: malformed or short answer (%d results for %d inputs)", ErrUnavailable, len(res.Data.Results), len(in))
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Data.Results) != len(out) {
+		return fmt.Errorf("%w: transit hmac: malformed or short answer (%d results for %d inputs)", ErrUnavailable, len(res.Data.Results), len(out))
 	}
 	prefix := "vault:v" + strconv.FormatUint(uint64(epoch), 10) + ":"
 	for i, r := range res.Data.Results {
