@@ -109,7 +109,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		return nil, err
 	}
 	decisionID := uuid.Must(uuid.NewV7()).String()
-	subject, err := x.internalSubject(ctx, sub.Record)
+	subjectKeys, err := x.internalKeys(ctx, sub.Record)
 	if err != nil {
 		return nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
 	}
@@ -120,7 +120,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	entry := &audit.Entry{
 		DecisionID: decisionID, Time: start, Event: "exchange", Source: src.ID, Destination: dst.ID,
-		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, Rule: dec.Rule, Subject: subject,
+		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, Rule: dec.Rule, SubjectKeys: subjectKeys,
 	}
 	if !dec.Allow {
 		return nil, x.deny(ctx, entry, dec)

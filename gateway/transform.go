@@ -74,18 +74,23 @@ func MatchInputs(record json.RawMessage) ([][]byte, error) {
 	return matchInputs(&r), nil
 }
 
-// internalSubject is the person's pseudonym in the gateway's own domain, the
-// one audit entries carry; "" when the record names no one.
-func (x *Exchanger) internalSubject(ctx context.Context, r *htcds.Record) (string, error) {
+// internalKeys are the person's match keys in the gateway's own domain. The
+// store links them to a person, whose id audit entries carry; none when the
+// record names no one.
+func (x *Exchanger) internalKeys(ctx context.Context, r *htcds.Record) ([]string, error) {
 	in := matchInputs(r)
 	if len(in) == 0 {
-		return "", nil
+		return nil, nil
 	}
-	ps, err := x.keys.Pseudonymize(ctx, config.InternalDomain, in[:1])
+	ps, err := x.keys.Pseudonymize(ctx, config.InternalDomain, in)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return ps[0].String(), nil
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out, nil
 }
 
 // transform applies the decision to every field. Pseudonyms are made in the

@@ -85,3 +85,35 @@ func TestDecodeExchangeRefusesUnsafeSourceRecordIDs(t *testing.T) {
 		}
 	}
 }
+
+// The gateway links records of one person whichever key they share: a
+// Cyrillic record with a document, the passport-Latin spelling without one,
+// and a record that gives only the document are one person in the audit log.
+func TestGatewayLinksOnAnySharedKey(t *testing.T) {
+	f := newFixture(t)
+	records := []string{
+		`{"prs_FirstName": "Айгүл", "prs_SecondName": "Токтосунова", "prs_Birthdate": "1996-03-14", "prs_IdentityNumber": "ID 0417732"}`,
+		`{"prs_FirstName": "AIGUL", "prs_SecondName": "TOKTOSUNOVA", "prs_Birthdate": "1996-03-14"}`,
+		`{"prs_IdentityNumber": "id0417732", "cas_Status": "Active"}`,
+		`{"prs_FirstName": "Нурбек", "prs_SecondName": "Асаналиев", "prs_Birthdate": "1989-11-02"}`,
+	}
+	for _, raw := range records {
+		sub := sampleSubmission(t, "errp")
+		if err := sub.Record.UnmarshalJSON([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ex.Exchange(context.Background(), sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, _ := f.store.Store.AuditLog(context.Background(), 0, 10)
+	if len(log) != 4 {
+		t.Fatalf("%d audit entries", len(log))
+	}
+	if log[0].Subject == "" || log[1].Subject != log[0].Subject || log[2].Subject != log[0].Subject {
+		t.Fatalf("one person got subjects %q, %q, %q", log[0].Subject, log[1].Subject, log[2].Subject)
+	}
+	if log[3].Subject == log[0].Subject {
+		t.Fatal("two people were linked")
+	}
+}

@@ -47,6 +47,10 @@ type Entry struct {
 	Rule           string        `json:"rule,omitempty"`
 	Outcome        Outcome       `json:"outcome"`
 	Subject        string        `json:"subject,omitempty"` // internal pseudonym of the person
+	// SubjectKeys are the person's match keys in the internal domain. The
+	// store links them to a person inside the entry's transaction and sets
+	// Subject; they are not part of the entry.
+	SubjectKeys []string `json:"-"`
 	Fields         []FieldAction `json:"fields,omitempty"`
 	Reasons        []string      `json:"reasons,omitempty"`
 	PrevHash       []byte        `json:"prev_hash"`

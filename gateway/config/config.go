@@ -62,12 +62,12 @@ type Keys struct {
 // Vault configures the Vault key backend. Credentials are referenced (a
 // file or an environment variable), never inlined.
 type Vault struct {
-	Address   string    `yaml:"address"`
-	Mount     string    `yaml:"mount"`      // transit mount; default "transit"
-	KeyPrefix string    `yaml:"key_prefix"` // default "tumar-"
-	CACert    string    `yaml:"ca_cert"`
-	BatchSize int       `yaml:"batch_size"`
-	InFlight  int       `yaml:"in_flight"`
+	Address   string `yaml:"address"`
+	Mount     string `yaml:"mount"`      // transit mount; default "transit"
+	KeyPrefix string `yaml:"key_prefix"` // default "tumar-"
+	CACert    string `yaml:"ca_cert"`
+	BatchSize int    `yaml:"batch_size"`
+	InFlight  int    `yaml:"in_flight"`
 	// MaxRetries is how often a failed Vault request is retried; nil means 2.
 	MaxRetries *int      `yaml:"max_retries"`
 	Auth       VaultAuth `yaml:"auth"`

@@ -79,6 +79,9 @@ func (s *SQLite) Audit(ctx context.Context, e *audit.Entry) error {
 }
 
 func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+	if err := linkSubject(ctx, tx, e); err != nil {
+		return err
+	}
 	var (
 		seq  int64
 		prev []byte
@@ -100,6 +103,34 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
+	return nil
+}
+
+// linkSubject resolves the entry's match keys to a person and records the
+// keys not yet linked.
+func linkSubject(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+	if len(e.SubjectKeys) == 0 {
+		return nil
+	}
+	person := ""
+	for _, k := range e.SubjectKeys {
+		err := tx.QueryRowContext(ctx, `SELECT person FROM links WHERE key = ?`, k).Scan(&person)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read links: %w", err)
+		}
+	}
+	if person == "" {
+		person = e.SubjectKeys[0]
+	}
+	for _, k := range e.SubjectKeys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO links (key, person) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, k, person); err != nil {
+			return fmt.Errorf("write links: %w", err)
+		}
+	}
+	e.Subject = person
 	return nil
 }
 

@@ -33,7 +33,10 @@ type Message struct {
 // Store is the gateway's durable state.
 //
 // Release and Audit append to the audit chain: the store assigns the sequence
-// number and previous hash and seals the entry inside its transaction. Ack is
+// number and previous hash and seals the entry inside its transaction. Before
+// sealing, they link the entry's SubjectKeys: if any key is already linked,
+// the entry's Subject is that person; keys not yet linked are linked to it.
+// A new person is named by its first key. Ack is
 // idempotent and only acknowledges messages addressed to the given destination.
 // Inbox never returns an acknowledged message.
 type Store interface {

@@ -82,6 +82,34 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("linking", func(t *testing.T) {
+		s := newStore(t)
+		withKeys := func(i int, keys ...string) *audit.Entry {
+			e := entry(i, "errp")
+			e.SubjectKeys = keys
+			return e
+		}
+		a := withKeys(0, "nb-A", "doc-A")
+		b := withKeys(1, "doc-A", "tel-A") // shares the document with a
+		c := withKeys(2, "tel-A")          // shares only the phone, learnt from b
+		d := withKeys(3, "nb-Z")           // someone else
+		for i, e := range []*audit.Entry{a, b, c, d} {
+			if err := s.Release(ctx, message(i, "errp"), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a.Subject != "nb-A" || b.Subject != a.Subject || c.Subject != a.Subject {
+			t.Fatalf("subjects %q %q %q: records sharing a key must be one person", a.Subject, b.Subject, c.Subject)
+		}
+		if d.Subject != "nb-Z" {
+			t.Fatalf("another person got subject %q", d.Subject)
+		}
+		log, _ := s.AuditLog(ctx, 0, 10)
+		if log[2].Subject != a.Subject || audit.Verify(nil, log) != nil {
+			t.Fatal("the stored entry does not carry the linked subject")
+		}
+	})
+
 	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
