@@ -22,8 +22,14 @@ type Outcome string
 
 // The outcomes.
 const (
-	Released Outcome = "released"
-	Denied   Outcome = "denied"
+	Released       Outcome = "released"
+	Denied         Outcome = "denied"
+	Recorded       Outcome = "recorded"        // a status decision was recorded
+	Issued         Outcome = "issued"          // a status token was issued
+	Redeemed       Outcome = "redeemed"        // a status token was redeemed, once
+	PossibleReplay Outcome = "possible_replay" // a redeemed token was presented again
+	Refused        Outcome = "refused"         // a token was refused: revoked, expired or superseded
+	Revoked        Outcome = "revoked"         // a status token was revoked
 )
 
 // FieldAction is the action taken on one field and the policy rule behind it.
@@ -38,7 +44,8 @@ type Entry struct {
 	Seq            int64         `json:"seq"`
 	DecisionID     string        `json:"decision_id"`
 	Time           time.Time     `json:"time"`
-	Event          string        `json:"event"` // "exchange"
+	Event          string        `json:"event"` // "exchange", "status", "token_issue", "token_redeem", "token_revoke"
+	TokenID        string        `json:"token_id,omitempty"`
 	Source         string        `json:"source"`
 	Destination    string        `json:"destination"`
 	Purpose        string        `json:"purpose"`

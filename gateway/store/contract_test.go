@@ -19,3 +19,14 @@ func TestSQLiteContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestSQLiteStatusContract(t *testing.T) {
+	storetest.RunStatus(t, func(t *testing.T) storetest.Full {
+		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

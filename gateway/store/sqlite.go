@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -186,9 +185,8 @@ func (s *SQLite) Ack(ctx context.Context, destination string, ids []string) (int
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	placeholders := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE outbox SET acked_at = ? WHERE destination = ? AND acked_at IS NULL AND id IN (`+placeholders+`)`, args...)
+		`UPDATE outbox SET acked_at = ? WHERE destination = ? AND acked_at IS NULL AND id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%w: ack: %w", ErrUnavailable, err)
 	}
