@@ -30,8 +30,12 @@ import (
 //go:embed default/*.rego
 var defaultFS embed.FS
 
-// Query is the rule every policy must define.
-const Query = "data.tumar.exchange.decision"
+// The rules every policy must define: the field-release decision, and the
+// status-token authorisation.
+const (
+	Query       = "data.tumar.exchange.decision"
+	StatusQuery = "data.tumar.status.decision"
+)
 
 // Action is what happens to one field.
 type Action uint8
@@ -123,6 +127,7 @@ var (
 // Engine evaluates the prepared release query. It is safe for concurrent use.
 type Engine struct {
 	query    rego.PreparedEvalQuery
+	status   rego.PreparedEvalQuery
 	revision string
 }
 
@@ -196,18 +201,71 @@ func New(ctx context.Context, mods Modules) (*Engine, error) {
 	if failed := Failed(results); len(failed) > 0 {
 		return nil, fmt.Errorf("%w: %d Rego test(s) fail: %s", ErrLoad, len(failed), strings.Join(failed, ", "))
 	}
-	opts := []func(*rego.Rego){rego.Query(Query)}
-	for name, src := range mods {
-		if strings.HasSuffix(name, "_test.rego") {
-			continue
+	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+		opts := []func(*rego.Rego){rego.Query(query)}
+		for name, src := range mods {
+			if !strings.HasSuffix(name, "_test.rego") {
+				opts = append(opts, rego.Module(name, src))
+			}
 		}
-		opts = append(opts, rego.Module(name, src))
+		pq, err := rego.New(opts...).PrepareForEval(ctx)
+		if err != nil {
+			return pq, fmt.Errorf("%w: %w", ErrLoad, err)
+		}
+		return pq, nil
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	e := &Engine{revision: mods.Revision()}
+	if e.query, err = prepare(Query); err != nil {
+		return nil, err
+	}
+	if e.status, err = prepare(StatusQuery); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// StatusInput is what a status-token authorisation may read.
+type StatusInput struct {
+	Action   string // record, issue, redeem, revoke, read
+	Agency   Party  // the caller
+	Audience Party  // issue: the agency the token is for
+	Purpose  string // issue: the token's purpose
+	Token    struct{ Issuer, Audience string }
+}
+
+// Authorize asks the status policy whether the caller may act. It returns the
+// rule that allowed it; a denial is ErrDenied, an evaluation failure
+// ErrEvaluation.
+func (e *Engine) Authorize(ctx context.Context, in *StatusInput) (string, error) {
+	party := func(p Party) *ast.Term {
+		return ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(p.ID)), ast.Item(ast.StringTerm("type"), ast.StringTerm(p.Type)))
+	}
+	input := ast.NewObject(
+		ast.Item(ast.StringTerm("action"), ast.StringTerm(in.Action)),
+		ast.Item(ast.StringTerm("agency"), party(in.Agency)),
+		ast.Item(ast.StringTerm("audience"), party(in.Audience)),
+		ast.Item(ast.StringTerm("purpose"), ast.StringTerm(in.Purpose)),
+		ast.Item(ast.StringTerm("token"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("issuer"), ast.StringTerm(in.Token.Issuer)),
+			ast.Item(ast.StringTerm("audience"), ast.StringTerm(in.Token.Audience)))),
+	)
+	rs, err := e.status.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+		return "", fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
-	return &Engine{query: pq, revision: mods.Revision()}, nil
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return "", fmt.Errorf("%w: the status policy gave no decision", ErrDenied)
+	}
+	d, _ := rs[0].Expressions[0].Value.(map[string]any)
+	if allow, _ := d["allow"].(bool); !allow {
+		reason, _ := d["reason"].(string)
+		if reason == "" {
+			reason = "denied by the status policy"
+		}
+		return "", fmt.Errorf("%w: %s", ErrDenied, reason)
+	}
+	rule, _ := d["rule"].(string)
+	return rule, nil
 }
 
 // Revision identifies the loaded policy; audit entries record it.

@@ -166,3 +166,17 @@ func TestPolicyWithoutTestsIsRefused(t *testing.T) {
 		t.Fatalf("want ErrLoad for a policy without tests, got %v", err)
 	}
 }
+
+func TestAuthorize(t *testing.T) {
+	e := newEngine(t)
+	ngo, health := Party{ID: "ngo-1", Type: "NGO"}, Party{ID: "health-1", Type: "HealthServiceOrganisation"}
+	rule, err := e.Authorize(context.Background(), &StatusInput{Action: "issue", Agency: ngo, Audience: health, Purpose: "support-services"})
+	if err != nil || rule != "status/issue/support-services" {
+		t.Fatalf("issue: %q %v", rule, err)
+	}
+	in := &StatusInput{Action: "redeem", Agency: ngo}
+	in.Token.Audience = "health-1"
+	if _, err := e.Authorize(context.Background(), in); !errors.Is(err, ErrDenied) {
+		t.Fatalf("a non-audience redeemed: %v", err)
+	}
+}

@@ -1,0 +1,45 @@
+package tumar.status_test
+
+import rego.v1
+
+import data.tumar.status
+
+ngo := {"id": "ngo-sezim", "type": "NGO"}
+
+health := {"id": "health-bishkek", "type": "HealthServiceOrganisation"}
+
+school := {"id": "school-1", "type": "SchoolOrCollege"}
+
+test_ngo_records if {
+	status.decision.allow with input as {"action": "record", "agency": ngo}
+}
+
+test_school_does_not_record if {
+	not status.decision.allow with input as {"action": "record", "agency": school}
+}
+
+test_issue_follows_the_exchange_rules if {
+	d := status.decision with input as {"action": "issue", "agency": ngo, "audience": health, "purpose": "support-services"}
+	d.allow
+	d.rule == "status/issue/support-services"
+}
+
+test_issue_for_a_purpose_the_audience_may_not_receive if {
+	not status.decision.allow with input as {"action": "issue", "agency": ngo, "audience": health, "purpose": "criminal-referral"}
+}
+
+test_only_the_audience_redeems if {
+	tok := {"issuer": "ngo-sezim", "audience": "health-bishkek"}
+	status.decision.allow with input as {"action": "redeem", "agency": health, "token": tok}
+	not status.decision.allow with input as {"action": "redeem", "agency": ngo, "token": tok}
+}
+
+test_only_the_issuer_revokes if {
+	tok := {"issuer": "ngo-sezim", "audience": "health-bishkek"}
+	status.decision.allow with input as {"action": "revoke", "agency": ngo, "token": tok}
+	not status.decision.allow with input as {"action": "revoke", "agency": health, "token": tok}
+}
+
+test_unknown_action_denied if {
+	not status.decision.allow with input as {"action": "delete", "agency": ngo}
+}
