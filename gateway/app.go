@@ -25,9 +25,10 @@ type App struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	Keys     keys.Pseudonymizer
-	Store    store.Store
+	Store    store.Gateway
 	Policy   *policy.Engine
 	Exchange *Exchanger
+	Status   *StatusService
 	server   *http.Server
 	listener net.Listener
 }
@@ -48,7 +49,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	var st store.Store
+	var st store.Gateway
 	switch cfg.Store.Type {
 	case "sqlite":
 		st, err = store.OpenSQLite(ctx, cfg.Store.Path)
@@ -71,8 +72,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		st.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex}
-	srv := NewServer(cfg, ex, st, log, m, reg, a.ready)
+	status, err := NewStatusService(cfg, k, engine, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ex.tokens = status
+	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex, Status: status}
+	srv := NewServer(cfg, ex, status, st, log, m, reg, a.ready)
 	a.server = &http.Server{
 		Handler: srv.Handler(), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,

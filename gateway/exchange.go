@@ -33,6 +33,9 @@ type Submission struct {
 	LegalBasis     string
 	SourceRecordID string
 	Record         *htcds.Record
+	// StatusToken, when set, is a status token addressed to the source that
+	// stands for the person instead of (or beside) identity fields.
+	StatusToken string
 }
 
 // Receipt tells the source what happened to its record.
@@ -76,6 +79,7 @@ type Exchanger struct {
 	keys    keys.Pseudonymizer
 	policy  *policy.Engine
 	store   store.Store
+	tokens  *StatusService // resolves status tokens presented instead of an identity; nil disables them
 	metrics *Metrics
 	now     func() time.Time
 }
@@ -113,6 +117,10 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if err != nil {
 		return nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
 	}
+	person, err := x.tokenPerson(ctx, sub, subjectKeys)
+	if err != nil {
+		return nil, err
+	}
 	in := policyInput(src, dst, sub)
 	dec, err := x.policy.Decide(ctx, in)
 	if err != nil {
@@ -120,7 +128,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	entry := &audit.Entry{
 		DecisionID: decisionID, Time: start, Event: "exchange", Source: src.ID, Destination: dst.ID,
-		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, Rule: dec.Rule, SubjectKeys: subjectKeys,
+		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, Rule: dec.Rule, SubjectKeys: subjectKeys, Subject: person,
 	}
 	if !dec.Allow {
 		return nil, x.deny(ctx, entry, dec)
@@ -128,6 +136,16 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	released, err := x.transform(ctx, dst, sub, dec)
 	if err != nil {
 		return nil, x.fail(keyStage(err), err)
+	}
+	if person != "" {
+		p, err := x.tokens.personPseudonym(ctx, dst.Domain, person)
+		if err != nil {
+			return nil, x.fail("key_store", err)
+		}
+		if released.subject == nil {
+			released.subject = &Subject{}
+		}
+		released.subject.Keys = append([]string{p}, released.subject.Keys...)
 	}
 	entry.Outcome, entry.Fields = audit.Released, released.fields
 	exchangeID := uuid.Must(uuid.NewV7()).String()
@@ -141,6 +159,9 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload}
 	if err := x.store.Release(ctx, msg, entry); err != nil {
+		if errors.Is(err, store.ErrOtherPerson) {
+			return nil, otherPerson()
+		}
 		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
 	}
 	x.metrics.released(src.ID, dst.ID, released.fields, x.now().Sub(start))
@@ -167,7 +188,7 @@ func (x *Exchanger) parties(sub *Submission) (src, dst *config.Agency, err error
 	if !basisOK {
 		return nil, nil, badRequest("unknown_legal_basis", "legal_basis is not one of the purpose's legal bases")
 	}
-	if sub.Record == nil || sub.Record.Len() == 0 {
+	if sub.Record == nil || (sub.Record.Len() == 0 && sub.StatusToken == "") {
 		return nil, nil, invalidRecord(errors.New("empty record"))
 	}
 	return src, dst, nil
@@ -180,6 +201,36 @@ func (x *Exchanger) deny(ctx context.Context, entry *audit.Entry, dec *policy.De
 	}
 	x.metrics.denied(entry.Source, entry.Destination)
 	return &Error{Status: http.StatusForbidden, Code: "denied", Message: "the release policy denies this exchange", Reasons: dec.Reasons, Err: ErrDenied}
+}
+
+// tokenPerson resolves a status token presented with a submission to the
+// internal person it stands for, and refuses it when the record's identity
+// belongs to someone else. "" when no token was presented.
+func (x *Exchanger) tokenPerson(ctx context.Context, sub *Submission, subjectKeys []string) (string, error) {
+	if sub.StatusToken == "" {
+		return "", nil
+	}
+	if x.tokens == nil {
+		return "", badRequest("status_tokens_disabled", "this gateway does not take status tokens")
+	}
+	person, err := x.tokens.Resolve(ctx, sub.StatusToken, sub.Source)
+	if err != nil {
+		return "", err
+	}
+	if len(subjectKeys) > 0 {
+		linked, err := x.tokens.store.Person(ctx, subjectKeys)
+		switch {
+		case err == nil && linked != person:
+			return "", otherPerson()
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return "", unavailable("store_failed", "the person could not be looked up", err)
+		}
+	}
+	return person, nil
+}
+
+func otherPerson() error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "other_person", Message: "the status token belongs to another person than the record's identity; nothing was released"}
 }
 
 // keyStage names the failed stage for the metric: "key_store" when the key

@@ -40,6 +40,7 @@ const (
 type Server struct {
 	cfg     *config.Config
 	ex      *Exchanger
+	status  *StatusService
 	store   store.Store
 	log     *slog.Logger
 	metrics *Metrics
@@ -49,12 +50,12 @@ type Server struct {
 }
 
 // NewServer builds the API. gather serves /metrics; ready backs /readyz.
-func NewServer(cfg *config.Config, ex *Exchanger, s store.Store, log *slog.Logger, m *Metrics, gather prometheus.Gatherer, ready func(context.Context) error) *Server {
+func NewServer(cfg *config.Config, ex *Exchanger, status *StatusService, s store.Store, log *slog.Logger, m *Metrics, gather prometheus.Gatherer, ready func(context.Context) error) *Server {
 	byCN := make(map[string]*config.Agency, len(cfg.Agencies))
 	for i := range cfg.Agencies {
 		byCN[cfg.Agencies[i].Auth.MTLSCommonName] = &cfg.Agencies[i]
 	}
-	return &Server{cfg: cfg, ex: ex, store: s, log: log, metrics: m, gather: gather, byCN: byCN, ready: ready}
+	return &Server{cfg: cfg, ex: ex, status: status, store: s, log: log, metrics: m, gather: gather, byCN: byCN, ready: ready}
 }
 
 // Handler returns the routes.
@@ -63,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/exchanges", s.agency("exchanges", s.postExchange))
 	mux.Handle("GET /v1/inbox", s.agency("inbox", s.getInbox))
 	mux.Handle("POST /v1/inbox/ack", s.agency("inbox_ack", s.postAck))
+	s.statusRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -155,6 +157,8 @@ type ExchangeRequest struct {
 	LegalBasis     string          `json:"legal_basis"`
 	SourceRecordID string          `json:"source_record_id"`
 	Record         json.RawMessage `json:"record"`
+	// StatusToken stands for the person instead of identity fields.
+	StatusToken string `json:"status_token,omitempty"`
 }
 
 func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
@@ -203,7 +207,11 @@ func decodeExchange(body []byte) (*Submission, error) {
 	if err := rec.UnmarshalJSON(req.Record); err != nil {
 		return nil, invalidRecord(err)
 	}
-	return &Submission{Destination: req.Destination, Purpose: req.Purpose, LegalBasis: req.LegalBasis, SourceRecordID: req.SourceRecordID, Record: &rec}, nil
+	if len(req.StatusToken) > 16<<10 {
+		return nil, badRequest("invalid_status_token", "status_token is too large")
+	}
+	return &Submission{Destination: req.Destination, Purpose: req.Purpose, LegalBasis: req.LegalBasis, SourceRecordID: req.SourceRecordID,
+		Record: &rec, StatusToken: req.StatusToken}, nil
 }
 
 // readBody reads a JSON body within the configured limit and refuses invalid

@@ -41,27 +41,27 @@ type FieldAction struct {
 
 // Entry is one audit event. Its JSON form, with Hash empty, is what is hashed.
 type Entry struct {
-	Seq            int64         `json:"seq"`
-	DecisionID     string        `json:"decision_id"`
-	Time           time.Time     `json:"time"`
-	Event          string        `json:"event"` // "exchange", "status", "token_issue", "token_redeem", "token_revoke"
-	TokenID        string        `json:"token_id,omitempty"`
-	Source         string        `json:"source"`
-	Destination    string        `json:"destination"`
-	Purpose        string        `json:"purpose"`
-	LegalBasis     string        `json:"legal_basis"`
-	PolicyRevision string        `json:"policy_revision"`
-	Rule           string        `json:"rule,omitempty"`
-	Outcome        Outcome       `json:"outcome"`
-	Subject        string        `json:"subject,omitempty"` // internal pseudonym of the person
+	Seq            int64     `json:"seq"`
+	DecisionID     string    `json:"decision_id"`
+	Time           time.Time `json:"time"`
+	Event          string    `json:"event"` // "exchange", "status", "token_issue", "token_redeem", "token_revoke"
+	TokenID        string    `json:"token_id,omitempty"`
+	Source         string    `json:"source"`
+	Destination    string    `json:"destination"`
+	Purpose        string    `json:"purpose"`
+	LegalBasis     string    `json:"legal_basis"`
+	PolicyRevision string    `json:"policy_revision"`
+	Rule           string    `json:"rule,omitempty"`
+	Outcome        Outcome   `json:"outcome"`
+	Subject        string    `json:"subject,omitempty"` // internal pseudonym of the person
 	// SubjectKeys are the person's match keys in the internal domain. The
 	// store links them to a person inside the entry's transaction and sets
 	// Subject; they are not part of the entry.
-	SubjectKeys []string `json:"-"`
-	Fields         []FieldAction `json:"fields,omitempty"`
-	Reasons        []string      `json:"reasons,omitempty"`
-	PrevHash       []byte        `json:"prev_hash"`
-	Hash           []byte        `json:"hash,omitempty"`
+	SubjectKeys []string      `json:"-"`
+	Fields      []FieldAction `json:"fields,omitempty"`
+	Reasons     []string      `json:"reasons,omitempty"`
+	PrevHash    []byte        `json:"prev_hash"`
+	Hash        []byte        `json:"hash,omitempty"`
 }
 
 // Seal sets the entry's sequence number and previous hash and computes its hash.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -116,4 +117,47 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("gateway %s %s: malformed answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// RecordStatus records a status decision about the person a record identifies.
+func (c *Client) RecordStatus(ctx context.Context, record json.RawMessage, decisionDate string) (*gateway.StatusReceipt, error) {
+	var r gateway.StatusReceipt
+	err := c.do(ctx, http.MethodPost, "/v1/status", map[string]any{"record": record, "decision_date": decisionDate}, &r)
+	return &r, err
+}
+
+// IssueToken asks for a status token of the person a record identifies.
+func (c *Client) IssueToken(ctx context.Context, record json.RawMessage, req gateway.IssueRequest) (*gateway.IssuedToken, error) {
+	var r gateway.IssuedToken
+	body := map[string]any{"record": record, "audience": req.Audience, "purpose": req.Purpose, "encrypt": req.Encrypt}
+	err := c.do(ctx, http.MethodPost, "/v1/status-tokens", body, &r)
+	return &r, err
+}
+
+// Redeem redeems a signed status token addressed to the caller. subject, if
+// not empty, is the caller's pseudonym of the person it expects.
+func (c *Client) Redeem(ctx context.Context, token, subject string) (*gateway.Redeemed, error) {
+	var r gateway.Redeemed
+	err := c.do(ctx, http.MethodPost, "/v1/status-tokens/redeem", map[string]string{"token": token, "subject": subject}, &r)
+	return &r, err
+}
+
+// Revoke revokes a token the caller issued.
+func (c *Client) Revoke(ctx context.Context, jti string) error {
+	var r map[string]string
+	return c.do(ctx, http.MethodPost, "/v1/status-tokens/"+url.PathEscape(jti)+"/revoke", nil, &r)
+}
+
+// TokenState reports a token's state to its issuer or audience.
+func (c *Client) TokenState(ctx context.Context, jti string) (*gateway.TokenState, error) {
+	var r gateway.TokenState
+	err := c.do(ctx, http.MethodGet, "/v1/status-tokens/"+url.PathEscape(jti), nil, &r)
+	return &r, err
+}
+
+// JWKS fetches the public keys that verify status tokens.
+func (c *Client) JWKS(ctx context.Context) (json.RawMessage, error) {
+	var r json.RawMessage
+	err := c.do(ctx, http.MethodGet, "/.well-known/jwks.json", nil, &r)
+	return r, err
 }

@@ -6,11 +6,16 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -32,6 +37,7 @@ type Config struct {
 	Store        Store     `yaml:"store"`
 	Keys         Keys      `yaml:"keys"`
 	Policy       Policy    `yaml:"policy"`
+	Tokens       Tokens    `yaml:"tokens"`
 	Agencies     []Agency  `yaml:"agencies"`
 	Purposes     []Purpose `yaml:"purposes"`
 }
@@ -91,6 +97,30 @@ type Policy struct {
 	Dir string `yaml:"dir"`
 }
 
+// Tokens configures victim-status tokens.
+type Tokens struct {
+	TTL Duration `yaml:"ttl"` // lifetime of a token; default 72h
+}
+
+// Duration is a time.Duration written as "72h" in YAML.
+type Duration time.Duration
+
+// Duration returns the value as a time.Duration.
+func (d Duration) Duration() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML reads "72h", "30m" and the like.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 72h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
 // Agency is one participant of the referral mechanism.
 type Agency struct {
 	ID     string `yaml:"id"`
@@ -98,6 +128,11 @@ type Agency struct {
 	Type   string `yaml:"type"`   // HTCDS organisation type (org_Type)
 	Domain string `yaml:"domain"` // its pseudonym domain
 	Auth   Auth   `yaml:"auth"`
+	// TokenEncryptionKey is a PEM file with the agency's P-256 public key;
+	// status tokens for it can then be encrypted to it (JWE).
+	TokenEncryptionKey string `yaml:"token_encryption_key,omitempty"`
+	// TokenKey is the key read from TokenEncryptionKey.
+	TokenKey *ecdsa.PublicKey `yaml:"-"`
 }
 
 // Auth says how an agency proves who it is.
@@ -128,6 +163,9 @@ func (c *Config) Defaults() {
 	if c.Keys.Type == "" {
 		c.Keys.Type = "file"
 	}
+	if c.Tokens.TTL == 0 {
+		c.Tokens.TTL = Duration(72 * time.Hour)
+	}
 	if c.Keys.Type == "vault" && c.Keys.Vault.Auth.Method == "kubernetes" && c.Keys.Vault.Auth.KubernetesJWTPath == "" {
 		c.Keys.Vault.Auth.KubernetesJWTPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	}
@@ -148,13 +186,22 @@ func Load(path string) (*Config, error) {
 	}
 	c.Defaults()
 	c.resolve(filepath.Dir(path))
-	if err := c.Validate(); err != nil {
+	err = c.Validate()
+	if err == nil {
+		err = c.loadTokenKeys()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("config: %s:\n%w", path, err)
 	}
 	return &c, nil
 }
 
 func (c *Config) resolve(dir string) {
+	for i := range c.Agencies {
+		if p := &c.Agencies[i].TokenEncryptionKey; *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 	v := &c.Keys.Vault
 	for _, p := range []*string{&c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.Store.Path, &c.Keys.Path, &c.Keys.PassphraseFile, &c.Policy.Dir,
 		&v.CACert, &v.Auth.TokenFile, &v.Auth.SecretIDFile} {
@@ -292,6 +339,44 @@ func (c *Config) validatePurposes() []error {
 		}
 	}
 	return errs
+}
+
+// loadTokenKeys reads the agencies' token encryption keys.
+func (c *Config) loadTokenKeys() error {
+	var errs []error
+	for i := range c.Agencies {
+		a := &c.Agencies[i]
+		if a.TokenEncryptionKey == "" {
+			continue
+		}
+		k, err := readP256PublicKey(a.TokenEncryptionKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("agencies[%d] (%s).token_encryption_key: %w", i, a.ID, err))
+			continue
+		}
+		a.TokenKey = k
+	}
+	return errors.Join(errs...)
+}
+
+func readP256PublicKey(path string) (*ecdsa.PublicKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok || k.Curve != elliptic.P256() {
+		return nil, errors.New("not a P-256 public key")
+	}
+	return k, nil
 }
 
 // Agency returns the agency with the given id.

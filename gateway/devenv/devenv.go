@@ -6,10 +6,13 @@ package devenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -126,12 +129,19 @@ func writeCerts(dir string, cfg *config.Config) error {
 		return err
 	}
 	files["monitoring.pem"], files["monitoring-key.pem"] = cert, key
-	for _, a := range cfg.Agencies {
+	for i, a := range cfg.Agencies {
 		cert, key, err := ca.Issue(a.Auth.MTLSCommonName, false)
 		if err != nil {
 			return err
 		}
 		files[a.ID+".pem"], files[a.ID+"-key.pem"] = cert, key
+		// A P-256 key pair to which status tokens for the agency can be encrypted.
+		pub, priv, err := tokenKeyPair()
+		if err != nil {
+			return err
+		}
+		files[a.ID+"-token-enc.pem"], files[a.ID+"-token-enc-key.pem"] = pub, priv
+		cfg.Agencies[i].TokenEncryptionKey = a.ID + "-token-enc.pem"
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
@@ -139,6 +149,43 @@ func writeCerts(dir string, cfg *config.Config) error {
 		}
 	}
 	return nil
+}
+
+func tokenKeyPair() (pubPEM, privPEM []byte, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	priv, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), nil
+}
+
+// TokenDecryptionKey is the private key of an agency's token encryption key pair.
+func (e *Env) TokenDecryptionKey(agencyID string) (*ecdsa.PrivateKey, error) {
+	raw, err := os.ReadFile(filepath.Join(e.Dir, agencyID+"-token-enc-key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, errors.New("devenv: no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("devenv: not an ECDSA key")
+	}
+	return ek, nil
 }
 
 // ClientTLS is the TLS configuration an agency's client uses: its own

@@ -111,17 +111,16 @@ func linkSubject(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 	if len(e.SubjectKeys) == 0 {
 		return nil
 	}
-	person := ""
-	for _, k := range e.SubjectKeys {
-		err := tx.QueryRowContext(ctx, `SELECT person FROM links WHERE key = ?`, k).Scan(&person)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read links: %w", err)
-		}
+	person, err := linkedPerson(ctx, tx, e.SubjectKeys)
+	if err != nil {
+		return err
 	}
-	if person == "" {
+	switch {
+	case person != "" && e.Subject != "" && person != e.Subject:
+		return ErrOtherPerson
+	case person == "" && e.Subject != "":
+		person = e.Subject // a person already known, from a status token
+	case person == "":
 		person = e.SubjectKeys[0]
 	}
 	for _, k := range e.SubjectKeys {
@@ -131,6 +130,35 @@ func linkSubject(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 	}
 	e.Subject = person
 	return nil
+}
+
+// linkedPerson is the person any of the keys is linked to, or "".
+func linkedPerson(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, keys []string) (string, error) {
+	for _, k := range keys {
+		var person string
+		err := q.QueryRowContext(ctx, `SELECT person FROM links WHERE key = ?`, k).Scan(&person)
+		if err == nil {
+			return person, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("read links: %w", err)
+		}
+	}
+	return "", nil
+}
+
+// Person implements StatusStore.
+func (s *SQLite) Person(ctx context.Context, keys []string) (string, error) {
+	p, err := linkedPerson(ctx, s.db, keys)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if p == "" {
+		return "", ErrNotFound
+	}
+	return p, nil
 }
 
 func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {

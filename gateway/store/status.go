@@ -15,6 +15,9 @@ var (
 	ErrRevoked    = errors.New("store: token revoked")
 	ErrSuperseded = errors.New("store: token's status has been superseded")
 	ErrExpired    = errors.New("store: token expired")
+	// ErrOtherPerson means an entry's keys are linked to another person than
+	// the one it names.
+	ErrOtherPerson = errors.New("store: the keys belong to another person")
 )
 
 // Status is one recorded victim-status decision about a person.
@@ -65,6 +68,8 @@ type Token struct {
 // outcome the store found. Unknown ids are ErrNotFound.
 type StatusStore interface {
 	RecordStatus(ctx context.Context, s *Status, e *audit.Entry) error
+	// Person returns the person any of the keys is linked to, or ErrNotFound.
+	Person(ctx context.Context, keys []string) (string, error)
 	// CurrentStatus returns the current decision about the person any of
 	// the keys is linked to.
 	CurrentStatus(ctx context.Context, keys []string) (*Status, error)
@@ -73,4 +78,10 @@ type StatusStore interface {
 	RedeemToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error)
 	RevokeToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error)
 	Token(ctx context.Context, jti string) (*Token, error)
+}
+
+// Gateway is everything the gateway keeps: exchanges and statuses.
+type Gateway interface {
+	Store
+	StatusStore
 }

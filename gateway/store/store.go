@@ -36,7 +36,9 @@ type Message struct {
 // number and previous hash and seals the entry inside its transaction. Before
 // sealing, they link the entry's SubjectKeys: if any key is already linked,
 // the entry's Subject is that person; keys not yet linked are linked to it.
-// A new person is named by its first key. Ack is
+// A new person is named by its first key, unless the entry already names a
+// person (known from a status token); keys linked to someone else than the
+// named person are refused with ErrOtherPerson. Ack is
 // idempotent and only acknowledges messages addressed to the given destination.
 // Inbox never returns an acknowledged message.
 type Store interface {

@@ -12,10 +12,7 @@ import (
 )
 
 // Full is a store with both halves.
-type Full interface {
-	store.Store
-	store.StatusStore
-}
+type Full = store.Gateway
 
 // RunStatus runs the status-store contract; newStore must return an empty store.
 func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
@@ -39,7 +36,9 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 			t.Fatal(err)
 		}
 	}
-	redeemEntry := func() *audit.Entry { return &audit.Entry{DecisionID: "r", Time: now, Event: "token_redeem", Source: "shelter"} }
+	redeemEntry := func() *audit.Entry {
+		return &audit.Entry{DecisionID: "r", Time: now, Event: "token_redeem", Source: "shelter"}
+	}
 
 	t.Run("status history and supersession", func(t *testing.T) {
 		s := newStore(t)
