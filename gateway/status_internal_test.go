@@ -13,7 +13,9 @@ import (
 	"github.com/tumarproject/tumar/gateway/store"
 )
 
-func statusFixture(t *testing.T) (*StatusService, *config.Config) {
+func statusFixture(t *testing.T) (*StatusService, *config.Config) { return statusFixtureTB(t) }
+
+func statusFixtureTB(t testing.TB) (*StatusService, *config.Config) {
 	t.Helper()
 	f := newFixture(t)
 	cfg := f.ex.cfg

@@ -216,3 +216,83 @@ func TestVaultCommands(t *testing.T) {
 		t.Fatalf("the gateway policy grants sys/:\n%s", got)
 	}
 }
+
+func TestTokenCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	port := freePort(t)
+	if out, err := tumar(t, "dev", "init", "--dir", dir, "--listen", "127.0.0.1:"+port); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, slog.New(slog.DiscardHandler), []string{"serve", "--config", filepath.Join(dir, "config.yaml")}, &bytes.Buffer{})
+	}()
+	defer func() { cancel(); <-done }()
+	as := func(agency string) []string {
+		return []string{"--gateway", "https://127.0.0.1:" + port, "--ca", filepath.Join(dir, "ca.pem"),
+			"--cert", filepath.Join(dir, agency+".pem"), "--key", filepath.Join(dir, agency+"-key.pem")}
+	}
+	identity := `{"prs_FirstName": "Айгүл", "prs_SecondName": "Токтосунова", "prs_Birthdate": "1996-03-14"}`
+	decision := strings.Replace(identity, "}", `, "vic_TraffickingStatus": "ActualVictimOfTrafficking", "vic_TraffickingStatusDecisionMakingOrg": "CourtOrProsecution"}`, 1)
+	var out string
+	var err error
+	for i := 0; i < 100; i++ {
+		out, err = tumar(t, append([]string{"status", "record", "--record", decision, "--decision-date", "2026-11-20"}, as("ngo-sezim")...)...)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, `"status_id"`) {
+		t.Fatalf("status record: %v\n%s", err, out)
+	}
+	out, err = tumar(t, append([]string{"token", "issue", "--record", identity, "--audience", "health-bishkek", "--purpose", "support-services"}, as("ngo-sezim")...)...)
+	if err != nil {
+		t.Fatalf("issue: %v\n%s", err, out)
+	}
+	var issued struct{ Token, JTI string }
+	json.Unmarshal([]byte(out), &issued)
+
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Get("https://127.0.0.1:" + port + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	os.WriteFile(jwks, buf.Bytes(), 0o600)
+
+	out, err = tumar(t, "token", "verify", "--jwks", jwks, issued.Token)
+	if err != nil || !strings.Contains(out, `"status": "ActualVictimOfTrafficking"`) || strings.Contains(out, "Айгүл") {
+		t.Fatalf("offline verify: %v\n%s", err, out)
+	}
+	parts := strings.Split(issued.Token, ".")
+	tampered := parts[0] + "." + parts[1][:len(parts[1])-3] + "AAA." + parts[2]
+	if _, err := tumar(t, "token", "verify", "--jwks", jwks, tampered); err == nil || !strings.Contains(err.Error(), "invalid token") {
+		t.Fatalf("a tampered token: %v", err)
+	}
+	if _, err := tumar(t, "token", "verify", "--jwks", jwks, "--audience", "errp", issued.Token); err == nil || !strings.Contains(err.Error(), "addressed to another agency") {
+		t.Fatalf("wrong audience: %v", err)
+	}
+	out, err = tumar(t, append([]string{"token", "redeem", issued.Token}, as("health-bishkek")...)...)
+	if err != nil || !strings.Contains(out, `"subject": "health-bishkek:v1:`) {
+		t.Fatalf("redeem: %v\n%s", err, out)
+	}
+	if _, err := tumar(t, append([]string{"token", "redeem", issued.Token}, as("health-bishkek")...)...); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("second redemption: %v", err)
+	}
+	out, _ = tumar(t, append([]string{"token", "issue", "--record", identity, "--audience", "health-bishkek", "--purpose", "support-services", "--encrypt"}, as("ngo-sezim")...)...)
+	json.Unmarshal([]byte(out), &issued)
+	if out, err := tumar(t, "token", "verify", "--jwks", jwks, "--decrypt-key", filepath.Join(dir, "health-bishkek-token-enc-key.pem"), issued.Token); err != nil {
+		t.Fatalf("verify an encrypted token: %v\n%s", err, out)
+	}
+	if _, err := tumar(t, append([]string{"token", "revoke", issued.JTI}, as("ngo-sezim")...)...); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if _, err := tumar(t, append([]string{"token", "redeem", "--decrypt-key", filepath.Join(dir, "health-bishkek-token-enc-key.pem"), issued.Token}, as("health-bishkek")...)...); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("redeem a revoked token: %v", err)
+	}
+}

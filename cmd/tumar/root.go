@@ -28,6 +28,8 @@ Start with 'tumar demo', which needs no set-up.`,
 		newPseudonymizeCmd(),
 		newLinkEvalCmd(),
 		newVaultCmd(),
+		newTokenCmd(),
+		newStatusCmd(),
 	)
 	return root
 }
