@@ -34,6 +34,7 @@ var (
 	_ Pseudonymizer = (*File)(nil)
 	_ Rotator       = (*File)(nil)
 	_ Signer        = (*File)(nil)
+	_ Sealer        = (*File)(nil)
 )
 
 // KDF holds the Argon2id parameters of a keyring file.
@@ -61,6 +62,7 @@ type fileEnvelope struct {
 type filePlain struct {
 	Domains map[string]fileDomain `json:"domains"`
 	Signing map[string]fileDomain `json:"signing,omitempty"` // Ed25519 seeds
+	Sealing map[string][]byte     `json:"sealing,omitempty"` // AES-256 keys
 }
 
 type fileDomain struct {
@@ -123,7 +125,13 @@ func OpenFile(path string, passphrase []byte) (*File, error) {
 		return nil, fmt.Errorf("keys: keyring content is damaged: %w", err)
 	}
 	clear(plain)
-	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}}
+	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}, sealing: map[string][]byte{}}
+	for name, k := range p.Sealing {
+		if len(k) != KeySize {
+			return nil, fmt.Errorf("keys: keyring sealing key %s has the wrong size", name)
+		}
+		r.sealing[name] = k
+	}
 	for name, d := range p.Signing {
 		sk := &signingKeys{current: d.Current, versions: map[uint32]*signingVersion{}}
 		for _, e := range d.Epochs {
@@ -216,6 +224,7 @@ func (f *File) save() error {
 		sort.Slice(fd.Epochs, func(i, j int) bool { return fd.Epochs[i].Epoch < fd.Epochs[j].Epoch })
 		p.Domains[name] = fd
 	}
+	p.Sealing = f.Memory.state.Load().sealing
 	p.Signing = map[string]fileDomain{}
 	for name, sk := range f.Memory.state.Load().signing {
 		fd := fileDomain{Current: sk.current}

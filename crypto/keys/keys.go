@@ -70,6 +70,25 @@ type Signer interface {
 	PublicKeys(ctx context.Context, name string) ([]jose.JSONWebKey, error)
 }
 
+// Sealer encrypts data the gateway must keep but must not be able to read
+// casually (quarantined source rows hold identities): AEAD under a named key
+// that never leaves the backend. aad binds the ciphertext to its context; the
+// same aad must be given to Open.
+type Sealer interface {
+	Seal(ctx context.Context, name string, plaintext, aad []byte) ([]byte, error)
+	Open(ctx context.Context, name string, sealed, aad []byte) ([]byte, error)
+}
+
+// SealingKeyQuarantine seals quarantined source records.
+const SealingKeyQuarantine = "quarantine"
+
+// SealingKeyNames are the sealing keys every backend is set up with.
+var SealingKeyNames = []string{SealingKeyQuarantine}
+
+// ErrSealed means sealed data could not be opened: wrong key, wrong context,
+// or tampered.
+var ErrSealed = errors.New("keys: sealed data cannot be opened")
+
 // SigningRotator is a backend that can make a new version of a signing key current.
 type SigningRotator interface {
 	RotateSigningKey(ctx context.Context, name string) (uint32, error)

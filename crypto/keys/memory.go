@@ -28,12 +28,14 @@ var (
 	_ Pseudonymizer = (*Memory)(nil)
 	_ Rotator       = (*Memory)(nil)
 	_ Signer        = (*Memory)(nil)
+	_ Sealer        = (*Memory)(nil)
 )
 
 // ring is one immutable state of the keyring.
 type ring struct {
 	domains map[string]*domainKeys
 	signing map[string]*signingKeys
+	sealing map[string][]byte // AES-256 keys by name
 }
 
 type domainKeys struct {
@@ -57,7 +59,14 @@ func newEpochKey(key []byte, created time.Time) *epochKey {
 // domain, and version 1 of each of the SigningKeyNames.
 func NewMemory(domains ...string) (*Memory, error) {
 	m := &Memory{}
-	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}}
+	r := &ring{domains: map[string]*domainKeys{}, signing: map[string]*signingKeys{}, sealing: map[string][]byte{}}
+	for _, name := range SealingKeyNames {
+		k, err := randomKey()
+		if err != nil {
+			return nil, err
+		}
+		r.sealing[name] = k
+	}
 	for _, d := range domains {
 		if !ValidDomain(d) {
 			return nil, fmt.Errorf("keys: invalid pseudonym domain name %q", d)
@@ -145,7 +154,7 @@ func (m *Memory) Rotate(ctx context.Context, domain string) (uint32, error) {
 	}
 	next := &domainKeys{current: d.current + 1, epochs: maps.Clone(d.epochs)}
 	next.epochs[next.current] = newEpochKey(key, time.Now().UTC())
-	r := &ring{domains: maps.Clone(old.domains), signing: old.signing}
+	r := &ring{domains: maps.Clone(old.domains), signing: old.signing, sealing: old.sealing}
 	r.domains[domain] = next
 	m.state.Store(r)
 	return next.current, nil
@@ -167,7 +176,7 @@ func (m *Memory) AddDomain(ctx context.Context, domain string) error {
 	if err != nil {
 		return err
 	}
-	r := &ring{domains: maps.Clone(old.domains), signing: old.signing}
+	r := &ring{domains: maps.Clone(old.domains), signing: old.signing, sealing: old.sealing}
 	r.domains[domain] = &domainKeys{current: 1, epochs: map[uint32]*epochKey{1: newEpochKey(key, time.Now().UTC())}}
 	m.state.Store(r)
 	return nil

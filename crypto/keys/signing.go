@@ -86,7 +86,7 @@ func (m *Memory) RotateSigningKey(ctx context.Context, name string) (uint32, err
 		next.current, next.versions = sk.current+1, maps.Clone(sk.versions)
 	}
 	next.versions[next.current] = &signingVersion{key: priv, created: time.Now().UTC()}
-	r := &ring{domains: old.domains, signing: maps.Clone(old.signing)}
+	r := &ring{domains: old.domains, signing: maps.Clone(old.signing), sealing: old.sealing}
 	if r.signing == nil {
 		r.signing = map[string]*signingKeys{}
 	}

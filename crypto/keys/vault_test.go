@@ -194,11 +194,11 @@ func TestVaultPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.MountedTransit || len(rep.CreatedKeys) != 4 {
+	if !rep.MountedTransit || len(rep.CreatedKeys) != 5 {
 		t.Fatalf("setup report %+v", rep)
 	}
 	again, err := keys.SetupVault(ctx, keys.VaultOptions{Address: srv.URL}, srv.RootToken, []string{"errp", "consulate-moscow"})
-	if err != nil || again.MountedTransit || len(again.CreatedKeys) != 0 || len(again.ExistingKeys) != 4 {
+	if err != nil || again.MountedTransit || len(again.CreatedKeys) != 0 || len(again.ExistingKeys) != 5 {
 		t.Fatalf("setup is not idempotent: %+v %v", again, err)
 	}
 	gw, ok := srv.Policy(keys.GatewayPolicyName)

@@ -23,7 +23,7 @@ const (
 func GatewayPolicy(o VaultOptions) string {
 	o.defaults()
 	m, p := o.Mount, o.KeyPrefix
-	return fmt.Sprintf(`# Tumar gateway: pseudonyms and signatures through transit, nothing else.
+	return fmt.Sprintf(`# Tumar gateway: pseudonyms, signatures and sealing through transit, nothing else.
 # Written by 'tumar vault setup'. It must never grant sys/audit-hash.
 
 path "%[1]s/hmac/%[2]spseudonym-*" {
@@ -31,6 +31,14 @@ path "%[1]s/hmac/%[2]spseudonym-*" {
 }
 
 path "%[1]s/sign/%[2]ssign-*" {
+  capabilities = ["update"]
+}
+
+path "%[1]s/encrypt/%[2]sseal-*" {
+  capabilities = ["update"]
+}
+
+path "%[1]s/decrypt/%[2]sseal-*" {
   capabilities = ["update"]
 }
 
@@ -105,6 +113,9 @@ func SetupVault(ctx context.Context, o VaultOptions, operatorToken string, domai
 	}
 	for _, n := range SigningKeyNames {
 		want[o.SigningKeyName(n)] = map[string]any{"type": "ed25519"}
+	}
+	for _, n := range SealingKeyNames {
+		want[o.SealingKeyName(n)] = map[string]any{"type": "aes256-gcm96"}
 	}
 	for name, params := range want {
 		s, err := c.Logical().ReadWithContext(ctx, o.Mount+"/keys/"+name)

@@ -1,4 +1,4 @@
-# Tumar gateway: pseudonyms and signatures through transit, nothing else.
+# Tumar gateway: pseudonyms, signatures and sealing through transit, nothing else.
 # Written by 'tumar vault setup'. It must never grant sys/audit-hash.
 
 path "transit/hmac/tumar-pseudonym-*" {
@@ -6,6 +6,14 @@ path "transit/hmac/tumar-pseudonym-*" {
 }
 
 path "transit/sign/tumar-sign-*" {
+  capabilities = ["update"]
+}
+
+path "transit/encrypt/tumar-seal-*" {
+  capabilities = ["update"]
+}
+
+path "transit/decrypt/tumar-seal-*" {
   capabilities = ["update"]
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -20,6 +21,7 @@ type Backend interface {
 	keys.Rotator
 	keys.Signer
 	keys.SigningRotator
+	keys.Sealer
 }
 
 // Run runs the contract suite. newBackend must return a new, independent
@@ -133,6 +135,25 @@ func Run(t *testing.T, newBackend func(t *testing.T, domains ...string) Backend)
 		}
 		if _, err := b.SigningKey(ctx, "no-such-key"); !errors.Is(err, keys.ErrUnknownKey) {
 			t.Fatalf("want ErrUnknownKey, got %v", err)
+		}
+	})
+
+	t.Run("sealing", func(t *testing.T) {
+		b := newBackend(t, "errp")
+		secret := []byte("row 12: Асанбекова Жылдыз, 12.05.1990")
+		sealed, err := b.Seal(ctx, keys.SealingKeyQuarantine, secret, []byte("ngo-csv row 12"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(sealed), "Асанбекова") {
+			t.Fatal("sealed data shows its content")
+		}
+		got, err := b.Open(ctx, keys.SealingKeyQuarantine, sealed, []byte("ngo-csv row 12"))
+		if err != nil || string(got) != string(secret) {
+			t.Fatalf("open: %v", err)
+		}
+		if _, err := b.Open(ctx, keys.SealingKeyQuarantine, sealed, []byte("ngo-csv row 13")); !errors.Is(err, keys.ErrSealed) {
+			t.Fatalf("opened under another context: %v", err)
 		}
 	})
 

@@ -12,6 +12,8 @@
 package vaulttest
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
@@ -232,7 +234,8 @@ func readOnly(method, path string) bool {
 	if method == http.MethodGet {
 		return true
 	}
-	return strings.Contains(path, "/hmac/") || strings.Contains(path, "/sign/") || path == "auth/token/lookup-self"
+	return strings.Contains(path, "/hmac/") || strings.Contains(path, "/sign/") || strings.Contains(path, "/encrypt/") ||
+		strings.Contains(path, "/decrypt/") || path == "auth/token/lookup-self"
 }
 
 func (s *Server) route(w http.ResponseWriter, method, path, tok string, body map[string]json.RawMessage) {
@@ -362,6 +365,10 @@ func (s *Server) transit(w http.ResponseWriter, method string, parts []string, b
 		s.hmac(w, name, alg, body)
 	case op == "sign" && len(parts) == 2:
 		s.sign(w, name, body)
+	case op == "encrypt" && len(parts) == 2:
+		s.encrypt(w, name, body)
+	case op == "decrypt" && len(parts) == 2:
+		s.decrypt(w, name, body)
 	default:
 		writeErrors(w, http.StatusNotFound, "unsupported path")
 	}
@@ -551,6 +558,63 @@ func (s *Server) sign(w http.ResponseWriter, name string, body map[string]json.R
 	sig := ed25519.Sign(k.versions[ver].private, raw)
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
 		"signature": "vault:v" + strconv.Itoa(ver) + ":" + base64.StdEncoding.EncodeToString(sig), "key_version": ver}})
+}
+
+// encrypt is transit/encrypt for aes256-gcm96 keys: AES-GCM under the
+// version's key, associated_data bound in, output "vault:vN:base64(nonce||ct)".
+func (s *Server) encrypt(w http.ResponseWriter, name string, body map[string]json.RawMessage) {
+	k, ok := s.keys[name]
+	if !ok || k.typ != "aes256-gcm96" {
+		writeErrors(w, http.StatusBadRequest, "encryption key not found or not an AEAD key")
+		return
+	}
+	pt, err1 := base64.StdEncoding.DecodeString(str(body, "plaintext"))
+	aad, err2 := base64.StdEncoding.DecodeString(str(body, "associated_data"))
+	if err1 != nil || err2 != nil {
+		writeErrors(w, http.StatusBadRequest, "unable to decode input as base64")
+		return
+	}
+	ver, _ := k.version(0)
+	aead := gcm(k.versions[ver].hmacKey)
+	nonce := randBytes(aead.NonceSize())
+	ct := aead.Seal(nonce, nonce, pt, aad)
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": "vault:v" + strconv.Itoa(ver) + ":" + base64.StdEncoding.EncodeToString(ct), "key_version": ver}})
+}
+
+func (s *Server) decrypt(w http.ResponseWriter, name string, body map[string]json.RawMessage) {
+	k, ok := s.keys[name]
+	if !ok || k.typ != "aes256-gcm96" {
+		writeErrors(w, http.StatusBadRequest, "encryption key not found or not an AEAD key")
+		return
+	}
+	ct := str(body, "ciphertext")
+	rest, ok := strings.CutPrefix(ct, "vault:v")
+	verStr, b64, ok2 := strings.Cut(rest, ":")
+	ver, err := strconv.Atoi(verStr)
+	raw, err2 := base64.StdEncoding.DecodeString(b64)
+	aad, err3 := base64.StdEncoding.DecodeString(str(body, "associated_data"))
+	v, known := k.versions[ver]
+	if !ok || !ok2 || err != nil || err2 != nil || err3 != nil || !known || ver < k.minDec {
+		writeErrors(w, http.StatusBadRequest, "invalid ciphertext")
+		return
+	}
+	aead := gcm(v.hmacKey)
+	if len(raw) < aead.NonceSize() {
+		writeErrors(w, http.StatusBadRequest, "invalid ciphertext")
+		return
+	}
+	pt, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], aad)
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, "cipher: message authentication failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)}})
+}
+
+func gcm(key []byte) cipher.AEAD {
+	block, _ := aes.NewCipher(key)
+	a, _ := cipher.NewGCM(block)
+	return a
 }
 
 func str(body map[string]json.RawMessage, key string) string {
