@@ -46,6 +46,9 @@ type Receipt struct {
 	Rule           string              `json:"rule,omitempty"`
 	PolicyRevision string              `json:"policy_revision"`
 	Fields         []audit.FieldAction `json:"fields,omitempty"`
+	// Version counts the releases of one source record to one destination
+	// for one purpose; 0 when the submission had no source_record_id.
+	Version int `json:"version,omitempty"`
 }
 
 // Released is what the destination receives: no identity unless the policy
@@ -112,6 +115,10 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if err != nil {
 		return nil, err
 	}
+	contentHash, dup, err := x.seenBefore(ctx, sub)
+	if err != nil || dup != nil {
+		return dup, err
+	}
 	decisionID := uuid.Must(uuid.NewV7()).String()
 	subjectKeys, err := x.internalKeys(ctx, sub.Record)
 	if err != nil {
@@ -157,15 +164,21 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if err != nil {
 		return nil, x.fail("encode", unavailable("encode_failed", "the released record could not be encoded", err))
 	}
-	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload}
+	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload,
+		SourceRecordID: sub.SourceRecordID, ContentHash: contentHash}
 	if err := x.store.Release(ctx, msg, entry); err != nil {
+		var de *store.DuplicateError
+		if errors.As(err, &de) {
+			return duplicateReceipt(&de.Existing, dec.Revision), nil
+		}
 		if errors.Is(err, store.ErrOtherPerson) {
 			return nil, otherPerson()
 		}
 		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
 	}
 	x.metrics.released(src.ID, dst.ID, released.fields, x.now().Sub(start))
-	return &Receipt{ExchangeID: exchangeID, DecisionID: decisionID, Outcome: audit.Released, Rule: dec.Rule, PolicyRevision: dec.Revision, Fields: released.fields}, nil
+	return &Receipt{ExchangeID: exchangeID, DecisionID: decisionID, Outcome: audit.Released, Rule: dec.Rule, PolicyRevision: dec.Revision,
+		Fields: released.fields, Version: msg.Version}, nil
 }
 
 func (x *Exchanger) parties(sub *Submission) (src, dst *config.Agency, err error) {
@@ -201,6 +214,37 @@ func (x *Exchanger) deny(ctx context.Context, entry *audit.Entry, dec *policy.De
 	}
 	x.metrics.denied(entry.Source, entry.Destination)
 	return &Error{Status: http.StatusForbidden, Code: "denied", Message: "the release policy denies this exchange", Reasons: dec.Reasons, Err: ErrDenied}
+}
+
+// seenBefore makes a submission with a source record id idempotent: it
+// returns the content's keyed hash, and a receipt of the earlier release when
+// the latest version sent to this destination for this purpose has the same
+// content. The store repeats the check inside the release's transaction.
+func (x *Exchanger) seenBefore(ctx context.Context, sub *Submission) (string, *Receipt, error) {
+	if sub.SourceRecordID == "" {
+		return "", nil, nil
+	}
+	body, err := json.Marshal(sub.Record)
+	if err != nil {
+		return "", nil, unavailable("encode_failed", "the record could not be encoded", err)
+	}
+	ps, err := x.keys.Pseudonymize(ctx, config.InternalDomain, [][]byte{append(append([]byte("h\x00"), body...), sub.StatusToken...)})
+	if err != nil {
+		return "", nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the record could not be hashed; nothing was released", err))
+	}
+	hash := ps[0].String()
+	latest, err := x.store.LatestSubmission(ctx, sub.Source, sub.SourceRecordID, sub.Destination, sub.Purpose)
+	switch {
+	case err == nil && latest.ContentHash == hash:
+		return hash, duplicateReceipt(latest, x.policy.Revision()), nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return "", nil, x.fail("store", unavailable("store_failed", "earlier submissions could not be read", err))
+	}
+	return hash, nil, nil
+}
+
+func duplicateReceipt(s *store.Submission, revision string) *Receipt {
+	return &Receipt{ExchangeID: s.ExchangeID, DecisionID: s.DecisionID, Outcome: audit.Duplicate, PolicyRevision: revision, Version: s.Version}
 }
 
 // tokenPerson resolves a status token presented with a submission to the

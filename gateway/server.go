@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/htcds"
 	"github.com/tumarproject/tumar/gateway/store"
@@ -178,7 +179,11 @@ func (s *Server) postExchange(w http.ResponseWriter, r *http.Request, a *config.
 	if rec, ok := w.(*statusRecorder); ok {
 		rec.decisionID = receipt.DecisionID
 	}
-	writeJSON(w, http.StatusCreated, receipt)
+	status := http.StatusCreated
+	if receipt.Outcome == audit.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, receipt)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/policy"
 )
 
@@ -60,9 +61,18 @@ func TestSourceRecordIDIsPseudonymised(t *testing.T) {
 	f := newFixture(t)
 	sub := sampleSubmission(t, "errp")
 	sub.SourceRecordID = "SEZIM-2026-0141"
-	for range 2 {
-		if _, err := f.ex.Exchange(context.Background(), sub); err != nil {
+	for i, status := range []string{"Active", "FollowUp", "FollowUp"} {
+		sub.Record.SetString("cas_Status", status)
+		r, err := f.ex.Exchange(context.Background(), sub)
+		if err != nil {
 			t.Fatal(err)
+		}
+		wantVersion, wantOutcome := i+1, audit.Released
+		if i == 2 {
+			wantVersion, wantOutcome = 2, audit.Duplicate
+		}
+		if r.Version != wantVersion || r.Outcome != wantOutcome {
+			t.Fatalf("submission %d: version %d outcome %s, want %d %s", i+1, r.Version, r.Outcome, wantVersion, wantOutcome)
 		}
 	}
 	msgs, _ := f.store.Store.Inbox(context.Background(), "errp", 10)

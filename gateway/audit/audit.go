@@ -30,6 +30,7 @@ const (
 	PossibleReplay Outcome = "possible_replay" // a redeemed token was presented again
 	Refused        Outcome = "refused"         // a token was refused: revoked, expired or superseded
 	Revoked        Outcome = "revoked"         // a status token was revoked
+	Duplicate      Outcome = "duplicate"       // a record already released with the same content (receipts only, never audited)
 )
 
 // FieldAction is the action taken on one field and the policy rule behind it.

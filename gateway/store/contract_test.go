@@ -30,3 +30,14 @@ func TestSQLiteStatusContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestSQLiteConnectorsContract(t *testing.T) {
+	storetest.RunConnectors(t, func(t *testing.T) storetest.Full {
+		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

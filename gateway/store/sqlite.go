@@ -61,7 +61,14 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 
 // Release implements Store.
 func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	var dup *DuplicateError
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if m.SourceRecordID != "" {
+			var err error
+			if dup, err = recordSubmission(ctx, tx, m); err != nil || dup != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, m.CreatedAt.UTC().Format(time.RFC3339Nano), m.Payload)
@@ -70,6 +77,57 @@ func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error 
 		}
 		return appendAudit(ctx, tx, e)
 	})
+	if err == nil && dup != nil {
+		return dup
+	}
+	return err
+}
+
+// recordSubmission writes the next version of a source record, or returns
+// the latest one when its content is the same.
+func recordSubmission(ctx context.Context, tx *sql.Tx, m *Message) (*DuplicateError, error) {
+	latest, err := latestSubmission(ctx, tx, m.Source, m.SourceRecordID, m.Destination, m.Purpose)
+	version := 1
+	switch {
+	case err == nil && latest.ContentHash == m.ContentHash:
+		return &DuplicateError{Existing: *latest}, nil
+	case err == nil:
+		version = latest.Version + 1
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO submissions (source, source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Source, m.SourceRecordID, m.Destination, m.Purpose, version, m.ContentHash, m.ID, m.DecisionID, ts(m.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("write submission: %w", err)
+	}
+	m.Version = version
+	return nil, nil
+}
+
+func latestSubmission(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, source, srcID, dest, purpose string) (*Submission, error) {
+	var sub Submission
+	err := q.QueryRowContext(ctx, `SELECT version, content_hash, exchange_id, decision_id FROM submissions
+		WHERE source = ? AND source_record_id = ? AND destination = ? AND purpose = ? ORDER BY version DESC LIMIT 1`,
+		source, srcID, dest, purpose).Scan(&sub.Version, &sub.ContentHash, &sub.ExchangeID, &sub.DecisionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read submissions: %w", err)
+	}
+	return &sub, nil
+}
+
+// LatestSubmission implements Store.
+func (s *SQLite) LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error) {
+	sub, err := latestSubmission(ctx, s.db, source, sourceRecordID, destination, purpose)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return sub, err
 }
 
 // Audit implements Store.

@@ -80,8 +80,10 @@ type StatusStore interface {
 	Token(ctx context.Context, jti string) (*Token, error)
 }
 
-// Gateway is everything the gateway keeps: exchanges and statuses.
+// Gateway is everything the gateway keeps: exchanges, statuses and the
+// connectors' quarantine.
 type Gateway interface {
 	Store
 	StatusStore
+	QuarantineStore
 }

@@ -28,7 +28,36 @@ type Message struct {
 	DecisionID  string
 	CreatedAt   time.Time
 	Payload     []byte // the released record as JSON
+	// SourceRecordID and ContentHash, when set, make the release idempotent:
+	// the same content for the same source record, destination and purpose
+	// is released once; changed content is a new version.
+	SourceRecordID string
+	ContentHash    string
+	// Version is set by Release: which version of the source record this is.
+	Version int
 }
+
+// Submission is the latest version of a source record sent to a destination
+// for a purpose.
+type Submission struct {
+	Version     int
+	ContentHash string
+	ExchangeID  string
+	DecisionID  string
+}
+
+// DuplicateError is returned by Release for content already released.
+type DuplicateError struct {
+	Existing Submission
+}
+
+func (e *DuplicateError) Error() string { return "store: this content was already released" }
+
+// Unwrap lets callers test for ErrDuplicate.
+func (e *DuplicateError) Unwrap() error { return ErrDuplicate }
+
+// ErrDuplicate is wrapped by DuplicateError.
+var ErrDuplicate = errors.New("store: duplicate submission")
 
 // Store is the gateway's durable state.
 //
@@ -42,8 +71,13 @@ type Message struct {
 // idempotent and only acknowledges messages addressed to the given destination.
 // Inbox never returns an acknowledged message.
 type Store interface {
-	// Release commits a message and its audit entry atomically.
+	// Release commits a message and its audit entry atomically. With an
+	// idempotency key it returns a *DuplicateError, writing nothing, when the
+	// latest version has the same content.
 	Release(ctx context.Context, m *Message, e *audit.Entry) error
+	// LatestSubmission returns the latest version of a source record sent
+	// to a destination for a purpose, or ErrNotFound.
+	LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error)
 	// Audit appends an audit entry with no message (a denial, say).
 	Audit(ctx context.Context, e *audit.Entry) error
 	// Inbox returns up to limit unacknowledged messages for a destination, oldest first.

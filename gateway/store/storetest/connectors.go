@@ -1,0 +1,77 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/store"
+)
+
+// RunConnectors runs the contract for idempotent submissions and the
+// quarantine; newStore must return an empty store.
+func RunConnectors(t *testing.T, newStore func(t *testing.T) Full) {
+	t.Helper()
+	ctx := context.Background()
+
+	t.Run("idempotent submissions", func(t *testing.T) {
+		s := newStore(t)
+		send := func(i int, hash string) error {
+			m := message(i, "errp")
+			m.SourceRecordID, m.ContentHash = "CASE-1", hash
+			return s.Release(ctx, m, entry(i, "errp"))
+		}
+		if err := send(0, "A"); err != nil {
+			t.Fatal(err)
+		}
+		var dup *store.DuplicateError
+		if err := send(1, "A"); !errors.As(err, &dup) || dup.Existing.ExchangeID != "m0" || !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("the same content twice: %v", err)
+		}
+		if err := send(2, "B"); err != nil {
+			t.Fatalf("changed content: %v", err)
+		}
+		if err := send(3, "A"); err != nil {
+			t.Fatalf("content changed back is a new version: %v", err)
+		}
+		latest, err := s.LatestSubmission(ctx, "ngo", "CASE-1", "errp", "criminal-referral")
+		if err != nil || latest.Version != 3 || latest.ExchangeID != "m3" {
+			t.Fatalf("latest %+v %v", latest, err)
+		}
+		msgs, _ := s.Inbox(ctx, "errp", 10)
+		log, _ := s.AuditLog(ctx, 0, 10)
+		if len(msgs) != 3 || len(log) != 3 {
+			t.Fatalf("a duplicate left %d messages and %d audit entries, want 3 and 3", len(msgs), len(log))
+		}
+		if _, err := s.LatestSubmission(ctx, "ngo", "CASE-2", "errp", "criminal-referral"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown record: %v", err)
+		}
+	})
+
+	t.Run("quarantine", func(t *testing.T) {
+		s := newStore(t)
+		q := &store.Quarantined{ID: "q1", Connector: "ngo-csv", Position: "row 12", SourceRecordID: "CASE-7", Reason: "field prs_Birthdate: not a date",
+			Sealed: []byte("sealed bytes"), CreatedAt: time.Now()}
+		if err := s.Quarantine(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.QuarantineList(ctx, "ngo-csv")
+		if err != nil || len(list) != 1 || list[0].Position != "row 12" || list[0].Sealed != nil {
+			t.Fatalf("list %+v %v (sealed content must not be listed)", list, err)
+		}
+		if other, _ := s.QuarantineList(ctx, "other"); len(other) != 0 {
+			t.Fatal("another connector's quarantine listed")
+		}
+		got, err := s.QuarantineGet(ctx, "q1")
+		if err != nil || string(got.Sealed) != "sealed bytes" {
+			t.Fatalf("get %v", err)
+		}
+		if err := s.QuarantineDelete(ctx, "q1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.QuarantineDelete(ctx, "q1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+}
