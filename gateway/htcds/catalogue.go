@@ -59,6 +59,11 @@ func (k Kind) String() string { return kindNames[k] }
 // list reports whether the kind is carried as a JSON array.
 func (k Kind) list() bool { return k == MultiPicklist || k == CountryList }
 
+// stringValued reports whether the kind is carried as a JSON string.
+func (k Kind) stringValued() bool {
+	return !k.list() && k != Integer && k != Number && k != Boolean
+}
+
 // Role marks the fields that make up a person's identity for linking.
 type Role uint8
 

@@ -183,3 +183,19 @@ func FuzzRecordJSON(f *testing.F) {
 		}
 	})
 }
+
+// A record built with Set validates like a decoded one: false is a value.
+func TestValidateBuiltRecord(t *testing.T) {
+	var r Record
+	f, _ := Lookup("con_Consent")
+	r.Set(f.ID, Value{Bool: false})
+	age, _ := Lookup("vic_AgeWhenTrafficked")
+	r.Set(age.ID, Value{Num: 0})
+	if err := r.Validate(); err != nil {
+		t.Fatalf("a built record with false and 0: %v", err)
+	}
+	r.SetString("prs_FirstName", "")
+	if err := r.Validate(); err == nil {
+		t.Fatal("an empty name validated")
+	}
+}

@@ -324,7 +324,7 @@ func checkValue(f *Field, v Value) string {
 	if len(v.Str) > MaxValueBytes {
 		return "is longer than " + strconv.Itoa(MaxValueBytes) + " bytes"
 	}
-	if f.Kind != FreeText && v.Str == "" && !f.Kind.list() && f.Kind != Integer && f.Kind != Number {
+	if f.Kind.stringValued() && f.Kind != FreeText && v.Str == "" {
 		return "must not be empty"
 	}
 	return ""
