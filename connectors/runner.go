@@ -56,8 +56,8 @@ type Runner struct {
 	Sink       Sink
 	Quarantine *Quarantine
 	Metrics    *Metrics
-	BatchSize  int              // items per Read; default 500
-	Workers    int              // submissions in flight; default 4
+	BatchSize  int         // items per Read; default 500
+	Workers    int         // submissions in flight; default 4
 	Progress   func(Stats) // called after each batch, if set
 }
 

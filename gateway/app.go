@@ -162,6 +162,15 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
+// Close releases what Open took, for an App that was never served (a
+// connector run, say).
+func (a *App) Close() error {
+	if c, ok := a.Keys.(interface{ Close() }); ok {
+		c.Close()
+	}
+	return a.Store.Close()
+}
+
 // refreshKeys re-reads the key backend's current epochs every 30 seconds, so
 // that a rotation made with 'tumar keys rotate' reaches a running gateway.
 func (a *App) refreshKeys(ctx context.Context, r interface{ Refresh(context.Context) error }) {

@@ -296,3 +296,68 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("redeem a revoked token: %v", err)
 	}
 }
+
+func TestConnectorCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	if out, err := tumar(t, "dev", "init", "--dir", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	csvPath := filepath.Join(dir, "cases.csv")
+	os.WriteFile(csvPath, []byte("Номер дела;Имя;Фамилия;Дата рождения;Пол;Любимый цвет\n"+
+		"SZ-1;Айгүл;Токтосунова;14.03.1996;ж;синий\n"+
+		"SZ-2;Нурбек;Асаналиев;02.11.1989;мужской;серый\n"), 0o600)
+	out, err := tumar(t, "connector", "map", "--suggest", csvPath)
+	if err != nil || !strings.Contains(out, `"Фамилия": prs_SecondName`) || !strings.Contains(out, `- "Любимый цвет"`) {
+		t.Fatalf("suggest: %v\n%s", err, out)
+	}
+	mappingPath := filepath.Join(dir, "mapping.yaml")
+	writeMapping := func(extra string) {
+		os.WriteFile(mappingPath, []byte(`source_id: "Номер дела"
+columns:
+  "Имя": prs_FirstName
+  "Фамилия": prs_SecondName
+  "Дата рождения": prs_Birthdate
+  "Пол": {field: prs_Gender, values: {ж: Feminine`+extra+`}}
+ignore: ["Любимый цвет"]
+`), 0o600)
+	}
+	writeMapping("")
+	cfg := filepath.Join(dir, "config.yaml")
+	raw, _ := os.ReadFile(cfg)
+	var doc map[string]any
+	yaml.Unmarshal(raw, &doc)
+	doc["connectors"] = []map[string]any{{"name": "sezim-csv", "type": "csv", "agency": "ngo-sezim", "path": "cases.csv", "mapping": "mapping.yaml",
+		"destination": "errp", "purpose": "criminal-referral", "legal_basis": "victim-consent"}}
+	b, _ := yaml.Marshal(doc)
+	os.WriteFile(cfg, b, 0o600)
+
+	metrics := filepath.Join(t.TempDir(), "run.prom")
+	out, err = tumar(t, "connector", "run", "sezim-csv", "--config", cfg, "--metrics-textfile", metrics)
+	if err != nil || !strings.Contains(out, "read 2, released 1, already released 0, quarantined 1") {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	m, _ := os.ReadFile(metrics)
+	if !strings.Contains(string(m), `tumar_connector_rejected_total{connector="sezim-csv",reason="mapping"} 1`) {
+		t.Fatalf("metrics:\n%s", m)
+	}
+	out, _ = tumar(t, "connector", "quarantine", "list", "--config", cfg)
+	if !strings.Contains(out, "line 3") || !strings.Contains(out, "1 quarantined") || strings.Contains(out, "Нурбек") {
+		t.Fatalf("list:\n%s", out)
+	}
+	id := strings.Fields(out)[0]
+	if _, err := tumar(t, "connector", "quarantine", "retry", id, "--config", cfg); err == nil || !strings.Contains(err.Error(), "still cannot be read") {
+		t.Fatalf("retry before the fix: %v", err)
+	}
+	writeMapping(", мужской: Masculine")
+	if out, err := tumar(t, "connector", "quarantine", "retry", id, "--config", cfg); err != nil || !strings.Contains(out, "released as exchange") {
+		t.Fatalf("retry after the fix: %v\n%s", err, out)
+	}
+	out, _ = tumar(t, "connector", "quarantine", "list", "--config", cfg)
+	if !strings.Contains(out, "0 quarantined") {
+		t.Fatalf("after retry:\n%s", out)
+	}
+	out, err = tumar(t, "connector", "run", "sezim-csv", "--config", cfg)
+	if err != nil || !strings.Contains(out, "already released 2") {
+		t.Fatalf("a second run: %v\n%s", err, out)
+	}
+}

@@ -30,6 +30,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newVaultCmd(),
 		newTokenCmd(),
 		newStatusCmd(),
+		newConnectorCmd(log),
 	)
 	return root
 }

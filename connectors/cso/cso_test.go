@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/tumarproject/tumar/connectors"
+	"github.com/tumarproject/tumar/connectors/connectortest"
 	"github.com/tumarproject/tumar/connectors/mapping"
 )
 
@@ -206,5 +207,36 @@ func FuzzCSV(f *testing.F) {
 				return
 			}
 		}
+	})
+}
+
+func TestCSVContract(t *testing.T) {
+	connectortest.Run(t, func(t *testing.T) connectortest.Source {
+		path := filepath.Join(t.TempDir(), "cases.csv")
+		os.WriteFile(path, []byte(sheet), 0o600)
+		c, err := OpenCSV("ngo", path, loadMapping(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return connectortest.Source{Connector: c, Good: 3, Bad: 3}
+	})
+}
+
+func TestXLSXContract(t *testing.T) {
+	connectortest.Run(t, func(t *testing.T) connectortest.Source {
+		f := excelize.NewFile()
+		for i, line := range strings.Split(strings.TrimSpace(sheet), "\n") {
+			for j, cell := range strings.Split(line, ";") {
+				axis, _ := excelize.CoordinatesToCellName(j+1, i+1)
+				f.SetCellValue("Sheet1", axis, cell)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "cases.xlsx")
+		f.SaveAs(path)
+		x, err := OpenXLSX("ngo", path, "", loadMapping(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return connectortest.Source{Connector: x, Good: 5, Bad: 1}
 	})
 }

@@ -57,15 +57,8 @@ func OpenCSV(name, path string, m *mapping.Mapping) (*CSV, error) {
 }
 
 func newCSV(name string, in io.Reader, m *mapping.Mapping) (*CSV, error) {
-	br := bufio.NewReaderSize(in, 64<<10)
-	sample, _ := br.Peek(64 << 10)
-	c := &CSV{name: name, Encoding: "utf-8"}
-	var src io.Reader = br
-	if !validUTF8Prefix(sample) {
-		c.Encoding = "windows-1251"
-		src = transform.NewReader(br, charmap.Windows1251.NewDecoder())
-		sample, _ = charmap.Windows1251.NewDecoder().Bytes(sample)
-	}
+	src, sample, enc := decoded(in)
+	c := &CSV{name: name, Encoding: enc}
 	c.sep = detectSeparator(sample)
 	c.raw = &rawTracker{}
 	c.r = csv.NewReader(io.TeeReader(src, c.raw))
@@ -82,6 +75,19 @@ func newCSV(name string, in io.Reader, m *mapping.Mapping) (*CSV, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// decoded detects the encoding from the first 64 KiB (UTF-8 when valid,
+// else Windows-1251) and returns a UTF-8 reader, the decoded sample and the
+// encoding's name.
+func decoded(in io.Reader) (io.Reader, []byte, string) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	sample, _ := br.Peek(64 << 10)
+	if validUTF8Prefix(sample) {
+		return br, sample, "utf-8"
+	}
+	sample, _ = charmap.Windows1251.NewDecoder().Bytes(sample)
+	return transform.NewReader(br, charmap.Windows1251.NewDecoder()), sample, "windows-1251"
 }
 
 // validUTF8Prefix reports whether a sample is UTF-8, allowing a rune cut at
@@ -271,4 +277,18 @@ func (t *rawTracker) advance(off int64) string {
 	t.buf = append(t.buf[:0], t.buf[n:]...)
 	t.base = off
 	return s
+}
+
+// ReadHeader reads the header row of a CSV file, whatever its encoding and
+// separator, for proposing a mapping.
+func ReadHeader(in io.Reader) ([]string, error) {
+	src, sample, _ := decoded(in)
+	r := csv.NewReader(src)
+	r.Comma = detectSeparator(sample)
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		return nil, errors.New("line 1: the header row cannot be read as CSV")
+	}
+	return header, nil
 }

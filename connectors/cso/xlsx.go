@@ -188,4 +188,3 @@ func subjectKeys(r gateway.Released) string {
 	}
 	return strings.Join(r.Subject.Keys, " ")
 }
-

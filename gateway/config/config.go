@@ -32,14 +32,29 @@ type Config struct {
 	// Listen is the address of the HTTPS API, host:port.
 	Listen string `yaml:"listen"`
 	// MaxBodyBytes bounds a request body; larger requests get 413.
-	MaxBodyBytes int64     `yaml:"max_body_bytes"`
-	TLS          TLS       `yaml:"tls"`
-	Store        Store     `yaml:"store"`
-	Keys         Keys      `yaml:"keys"`
-	Policy       Policy    `yaml:"policy"`
-	Tokens       Tokens    `yaml:"tokens"`
-	Agencies     []Agency  `yaml:"agencies"`
-	Purposes     []Purpose `yaml:"purposes"`
+	MaxBodyBytes int64       `yaml:"max_body_bytes"`
+	TLS          TLS         `yaml:"tls"`
+	Store        Store       `yaml:"store"`
+	Keys         Keys        `yaml:"keys"`
+	Policy       Policy      `yaml:"policy"`
+	Tokens       Tokens      `yaml:"tokens"`
+	Agencies     []Agency    `yaml:"agencies"`
+	Purposes     []Purpose   `yaml:"purposes"`
+	Connectors   []Connector `yaml:"connectors,omitempty"`
+}
+
+// Connector is one configured source: where its records are, how their
+// columns map to HTCDS, on whose behalf they come and where they go.
+type Connector struct {
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"`   // csv or xlsx
+	Agency      string `yaml:"agency"` // the agency the records come from
+	Path        string `yaml:"path"`
+	Sheet       string `yaml:"sheet,omitempty"`
+	Mapping     string `yaml:"mapping"`
+	Destination string `yaml:"destination"`
+	Purpose     string `yaml:"purpose"`
+	LegalBasis  string `yaml:"legal_basis"`
 }
 
 // TLS names the files of the gateway's certificate and of the CA that signs
@@ -202,6 +217,13 @@ func (c *Config) resolve(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	for i := range c.Connectors {
+		for _, p := range []*string{&c.Connectors[i].Path, &c.Connectors[i].Mapping} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
 	v := &c.Keys.Vault
 	for _, p := range []*string{&c.TLS.CA, &c.TLS.Cert, &c.TLS.Key, &c.Store.Path, &c.Keys.Path, &c.Keys.PassphraseFile, &c.Policy.Dir,
 		&v.CACert, &v.Auth.TokenFile, &v.Auth.SecretIDFile} {
@@ -234,6 +256,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Keys.validate()...)
 	errs = append(errs, c.validateAgencies()...)
 	errs = append(errs, c.validatePurposes()...)
+	errs = append(errs, c.validateConnectors()...)
 	return errors.Join(errs...)
 }
 
@@ -339,6 +362,46 @@ func (c *Config) validatePurposes() []error {
 		}
 	}
 	return errs
+}
+
+func (c *Config) validateConnectors() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, k := range c.Connectors {
+		at := fmt.Sprintf("connectors[%d] (%s)", i, k.Name)
+		if !keys.ValidDomain(k.Name) || seen[k.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: must be unique lower-case letters, digits, '-' or '.'", at))
+		}
+		seen[k.Name] = true
+		if k.Type != "csv" && k.Type != "xlsx" {
+			errs = append(errs, fmt.Errorf("%s.type: %q is not a connector type (csv, xlsx)", at, k.Type))
+		}
+		if k.Path == "" || k.Mapping == "" {
+			errs = append(errs, fmt.Errorf("%s: path and mapping must name files", at))
+		}
+		if _, ok := c.Agency(k.Agency); !ok {
+			errs = append(errs, fmt.Errorf("%s.agency: %q is not a configured agency", at, k.Agency))
+		}
+		if _, ok := c.Agency(k.Destination); !ok {
+			errs = append(errs, fmt.Errorf("%s.destination: %q is not a configured agency", at, k.Destination))
+		}
+		if p, ok := c.Purpose(k.Purpose); !ok {
+			errs = append(errs, fmt.Errorf("%s.purpose: %q is not a configured purpose", at, k.Purpose))
+		} else if !slices.Contains(p.LegalBases, k.LegalBasis) {
+			errs = append(errs, fmt.Errorf("%s.legal_basis: %q is not a legal basis of purpose %s", at, k.LegalBasis, k.Purpose))
+		}
+	}
+	return errs
+}
+
+// Connector returns the connector with the given name.
+func (c *Config) Connector(name string) (*Connector, bool) {
+	for i := range c.Connectors {
+		if c.Connectors[i].Name == name {
+			return &c.Connectors[i], true
+		}
+	}
+	return nil, false
 }
 
 // loadTokenKeys reads the agencies' token encryption keys.
