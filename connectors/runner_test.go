@@ -149,4 +149,3 @@ func TestACrashMidRunLosesNothing(t *testing.T) {
 		t.Fatalf("after the re-run errp has %d records (stats %+v), want exactly the 2 good rows", len(msgs), st)
 	}
 }
-
