@@ -51,11 +51,11 @@ func (s *SyncBuffer) String() string {
 
 // Start lays out a development gateway in a temporary directory and serves it
 // until the test ends.
-func Start(t *testing.T) *Gateway { t.Helper(); return StartWith(t, nil) }
+func Start(t testing.TB) *Gateway { t.Helper(); return StartWith(t, nil) }
 
 // StartWith is Start with a chance to change the configuration (the key
 // backend, say) before the gateway opens.
-func StartWith(t *testing.T, edit func(*config.Config)) *Gateway {
+func StartWith(t testing.TB, edit func(*config.Config)) *Gateway {
 	t.Helper()
 	ctx := context.Background()
 	env, err := devenv.Create(ctx, t.TempDir(), devenv.Options{Listen: "127.0.0.1:0", KDF: FastKDF})
