@@ -86,4 +86,5 @@ type Gateway interface {
 	Store
 	StatusStore
 	QuarantineStore
+	BundleStore
 }
