@@ -30,8 +30,13 @@ type App struct {
 	Exchange *Exchanger
 	Status   *StatusService
 	server   *http.Server
+	api      *Server
 	listener net.Listener
 }
+
+// Mount adds an agency route to the API (consular bundles, say). Mount
+// before Serve.
+func (a *App) Mount(pattern, route string, h AgencyHandler) { a.api.Mount(pattern, route, h) }
 
 // Open builds the gateway. Backends are chosen here and only here.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
@@ -80,6 +85,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	ex.tokens = status
 	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex, Status: status}
 	srv := NewServer(cfg, ex, status, st, log, m, reg, a.ready)
+	a.api = srv
 	a.server = &http.Server{
 		Handler: srv.Handler(), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,

@@ -361,3 +361,55 @@ ignore: ["Любимый цвет"]
 		t.Fatalf("a second run: %v\n%s", err, out)
 	}
 }
+
+func TestConsularCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	port := freePort(t)
+	if out, err := tumar(t, "dev", "init", "--dir", dir, "--listen", "127.0.0.1:"+port); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cases := filepath.Join(dir, "cases.jsonl")
+	os.WriteFile(cases, []byte(`{"source_record_id": "MSK-1", "destination": "ngo-sezim", "purpose": "support-services", "legal_basis": "victim-consent", "record": {"prs_FirstName": "AIGUL", "prs_SecondName": "TOKTOSUNOVA", "prs_Birthdate": "1996-03-14", "cas_Status": "Active"}}
+{"source_record_id": "MSK-2", "destination": "ngo-sezim", "purpose": "support-services", "legal_basis": "victim-consent", "record": {"prs_FirstName": "NURBEK", "prs_SecondName": "ASANALIEV", "prs_Birthdate": "1989-11-02", "cas_Status": "Active"}}
+`), 0o600)
+	bundle := filepath.Join(dir, "b1.tumar")
+	out, err := tumar(t, "consular", "pack", "--in", cases, "--out", bundle, "--key", filepath.Join(dir, "consulate-moscow-sign-key.pem"),
+		"--key-id", "consulate-moscow-1", "--consulate", "consulate-moscow", "--gateway-key", filepath.Join(dir, "bundle.pub.pem"), "--sequence", "1")
+	if err != nil || !strings.Contains(out, "packed 2 records") {
+		t.Fatalf("pack: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, slog.New(slog.DiscardHandler), []string{"serve", "--config", filepath.Join(dir, "config.yaml")}, &bytes.Buffer{})
+	}()
+	defer func() { cancel(); <-done }()
+	as := func(agency string) []string {
+		return []string{"--gateway", "https://127.0.0.1:" + port, "--ca", filepath.Join(dir, "ca.pem"),
+			"--cert", filepath.Join(dir, agency+".pem"), "--key", filepath.Join(dir, agency+"-key.pem")}
+	}
+	for i := 0; i < 100; i++ {
+		out, err = tumar(t, append([]string{"consular", "push", bundle}, as("consulate-moscow")...)...)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, `"released": 2`) {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	out, err = tumar(t, append([]string{"consular", "push", bundle}, as("consulate-moscow")...)...)
+	if err != nil || !strings.Contains(out, `"already_imported": true`) {
+		t.Fatalf("push again: %v\n%s", err, out)
+	}
+	// Another agency cannot push the consulate's bundle.
+	if _, err := tumar(t, append([]string{"consular", "push", bundle}, as("ngo-sezim")...)...); err == nil || !strings.Contains(err.Error(), "bundle_refused") {
+		t.Fatalf("a bundle pushed by another agency: %v", err)
+	}
+	raw, _ := os.ReadFile(bundle)
+	raw[len(raw)/2] ^= 0x01
+	os.WriteFile(bundle, raw, 0o600)
+	if _, err := tumar(t, append([]string{"consular", "push", bundle}, as("consulate-moscow")...)...); err == nil || !strings.Contains(err.Error(), "422") {
+		t.Fatalf("a tampered bundle: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newTokenCmd(),
 		newStatusCmd(),
 		newConnectorCmd(log),
+		newConsularCmd(),
 	)
 	return root
 }

@@ -5,9 +5,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tumarproject/tumar/connectors/consular"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/config"
 )
+
+// mountBundles serves POST /v1/bundles when the configuration trusts consulates.
+func mountBundles(app *gateway.App, cfg *config.Config) error {
+	if cfg.Bundles.DecryptionKey == "" {
+		return nil
+	}
+	checker, err := consular.NewChecker(cfg.Bundles)
+	if err != nil {
+		return err
+	}
+	im := &consular.Importer{Checker: checker, Sink: app.Exchange, Store: app.Store}
+	app.Mount("POST /v1/bundles", "bundles", im.Handler())
+	return nil
+}
 
 func newServeCmd(log *slog.Logger) *cobra.Command {
 	var cfgPath string
@@ -22,6 +37,9 @@ func newServeCmd(log *slog.Logger) *cobra.Command {
 			}
 			app, err := gateway.Open(cmd.Context(), cfg, log)
 			if err != nil {
+				return err
+			}
+			if err := mountBundles(app, cfg); err != nil {
 				return err
 			}
 			return app.Serve(cmd.Context())

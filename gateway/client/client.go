@@ -78,9 +78,18 @@ func (c *Client) Ack(ctx context.Context, ids []string) (int, error) {
 	return r.Acknowledged, err
 }
 
+// Do sends a request; in is JSON-encoded unless it is already []byte.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	switch v := in.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(v)
+	default:
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err

@@ -41,6 +41,28 @@ type Config struct {
 	Agencies     []Agency    `yaml:"agencies"`
 	Purposes     []Purpose   `yaml:"purposes"`
 	Connectors   []Connector `yaml:"connectors,omitempty"`
+	Bundles      Bundles     `yaml:"bundles,omitempty"`
+}
+
+// Bundles configures consular bundle import. Empty DecryptionKey turns it off.
+type Bundles struct {
+	// DecryptionKey is a PEM file with the gateway's P-256 private key that
+	// bundles are encrypted to.
+	DecryptionKey string `yaml:"decryption_key,omitempty"`
+	// MaxAge refuses bundles created longer ago; default 4320h (180 days).
+	MaxAge Duration `yaml:"max_age,omitempty"`
+	// Trust lists the consulates' signing keys.
+	Trust []TrustedKey `yaml:"trust,omitempty"`
+}
+
+// TrustedKey is one consulate signing key on the trust list.
+type TrustedKey struct {
+	Consulate string `yaml:"consulate"` // agency id
+	KeyID     string `yaml:"key_id"`
+	PublicKey string `yaml:"public_key"` // PEM file with the Ed25519 public key
+	NotBefore string `yaml:"not_before"` // YYYY-MM-DD
+	NotAfter  string `yaml:"not_after,omitempty"`
+	RevokedAt string `yaml:"revoked_at,omitempty"` // RFC 3339 or YYYY-MM-DD: bundles created from then on are refused
 }
 
 // Connector is one configured source: where its records are, how their
@@ -181,6 +203,9 @@ func (c *Config) Defaults() {
 	if c.Tokens.TTL == 0 {
 		c.Tokens.TTL = Duration(72 * time.Hour)
 	}
+	if c.Bundles.MaxAge == 0 {
+		c.Bundles.MaxAge = Duration(180 * 24 * time.Hour)
+	}
 	if c.Keys.Type == "vault" && c.Keys.Vault.Auth.Method == "kubernetes" && c.Keys.Vault.Auth.KubernetesJWTPath == "" {
 		c.Keys.Vault.Auth.KubernetesJWTPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	}
@@ -214,6 +239,14 @@ func Load(path string) (*Config, error) {
 func (c *Config) resolve(dir string) {
 	for i := range c.Agencies {
 		if p := &c.Agencies[i].TokenEncryptionKey; *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if c.Bundles.DecryptionKey != "" && !filepath.IsAbs(c.Bundles.DecryptionKey) {
+		c.Bundles.DecryptionKey = filepath.Join(dir, c.Bundles.DecryptionKey)
+	}
+	for i := range c.Bundles.Trust {
+		if p := &c.Bundles.Trust[i].PublicKey; *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -257,6 +290,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateAgencies()...)
 	errs = append(errs, c.validatePurposes()...)
 	errs = append(errs, c.validateConnectors()...)
+	errs = append(errs, c.validateBundles()...)
 	return errors.Join(errs...)
 }
 
@@ -392,6 +426,39 @@ func (c *Config) validateConnectors() []error {
 		}
 	}
 	return errs
+}
+
+func (c *Config) validateBundles() []error {
+	var errs []error
+	for i, t := range c.Bundles.Trust {
+		at := fmt.Sprintf("bundles.trust[%d]", i)
+		if _, ok := c.Agency(t.Consulate); !ok {
+			errs = append(errs, fmt.Errorf("%s.consulate: %q is not a configured agency", at, t.Consulate))
+		}
+		if t.KeyID == "" || t.PublicKey == "" {
+			errs = append(errs, fmt.Errorf("%s: key_id and public_key are required", at))
+		}
+		for name, v := range map[string]string{"not_before": t.NotBefore, "not_after": t.NotAfter, "revoked_at": t.RevokedAt} {
+			if _, err := ParseTime(v); v != "" && err != nil {
+				errs = append(errs, fmt.Errorf("%s.%s: %q is not a date (YYYY-MM-DD) or an RFC 3339 time", at, name, v))
+			}
+		}
+		if t.NotBefore == "" {
+			errs = append(errs, fmt.Errorf("%s.not_before: required", at))
+		}
+	}
+	if len(c.Bundles.Trust) > 0 && c.Bundles.DecryptionKey == "" {
+		errs = append(errs, errors.New("bundles.decryption_key: required when consulates are trusted"))
+	}
+	return errs
+}
+
+// ParseTime reads a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
 }
 
 // Connector returns the connector with the given name.

@@ -7,6 +7,7 @@ package devenv
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -143,10 +145,40 @@ func writeCerts(dir string, cfg *config.Config) error {
 		files[a.ID+"-token-enc.pem"], files[a.ID+"-token-enc-key.pem"] = pub, priv
 		cfg.Agencies[i].TokenEncryptionKey = a.ID + "-token-enc.pem"
 	}
+	if err := bundleKeys(cfg, files); err != nil {
+		return err
+	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// bundleKeys makes the gateway's bundle decryption key and, for each
+// consulate, a signing key on the trust list.
+func bundleKeys(cfg *config.Config, files map[string][]byte) error {
+	pub, priv, err := tokenKeyPair()
+	if err != nil {
+		return err
+	}
+	files["bundle.pub.pem"], files["bundle-key.pem"] = pub, priv
+	cfg.Bundles.DecryptionKey = "bundle-key.pem"
+	for _, a := range cfg.Agencies {
+		if !strings.HasPrefix(a.ID, "consulate-") {
+			continue
+		}
+		spub, spriv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		pubDER, _ := x509.MarshalPKIXPublicKey(spub)
+		privDER, _ := x509.MarshalPKCS8PrivateKey(spriv)
+		files[a.ID+"-sign.pem"] = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+		files[a.ID+"-sign-key.pem"] = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})
+		cfg.Bundles.Trust = append(cfg.Bundles.Trust, config.TrustedKey{Consulate: a.ID, KeyID: a.ID + "-1", PublicKey: a.ID + "-sign.pem",
+			NotBefore: time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)})
 	}
 	return nil
 }
