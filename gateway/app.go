@@ -38,6 +38,11 @@ type App struct {
 // before Serve.
 func (a *App) Mount(pattern, route string, h AgencyHandler) { a.api.Mount(pattern, route, h) }
 
+// MountWith adds a route with its own authentication (see Server.MountWith).
+func (a *App) MountWith(pattern, route string, auth Authenticator, h AgencyHandler) {
+	a.api.MountWith(pattern, route, auth, h)
+}
+
 // Open builds the gateway. Backends are chosen here and only here.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	k, err := OpenKeys(ctx, cfg.Keys, cfg.Domains())

@@ -116,10 +116,30 @@ type agencyHandler func(w http.ResponseWriter, r *http.Request, a *config.Agency
 // agency authenticates the caller by its verified client certificate, runs h,
 // and writes one log line for the request.
 func (s *Server) agency(route string, h agencyHandler) http.Handler {
+	return s.wrap(route, s.authenticate, h)
+}
+
+// Authenticator finds the agency behind a request, or returns an *Error.
+type Authenticator func(r *http.Request) (*config.Agency, error)
+
+// MountWith adds a route whose callers are authenticated another way than by
+// their own client certificate (an X-Road security server speaking for an
+// agency, say), with the same request log, metrics and error answers.
+func (s *Server) MountWith(pattern, route string, auth Authenticator, h AgencyHandler) {
+	s.mux.Handle(pattern, s.wrap(route, auth, agencyHandler(h)))
+}
+
+// AgencyByCN returns the agency whose client certificate has this common name.
+func (s *Server) AgencyByCN(cn string) (*config.Agency, bool) {
+	a, ok := s.byCN[cn]
+	return a, ok
+}
+
+func (s *Server) wrap(route string, auth Authenticator, h agencyHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		a, err := s.authenticate(r)
+		a, err := auth(r)
 		if err == nil {
 			err = h(rec, r, a)
 		}

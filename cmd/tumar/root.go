@@ -32,6 +32,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newStatusCmd(),
 		newConnectorCmd(log),
 		newConsularCmd(),
+		newXRoadCmd(log),
 	)
 	return root
 }

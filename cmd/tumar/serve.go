@@ -42,6 +42,7 @@ func newServeCmd(log *slog.Logger) *cobra.Command {
 			if err := mountBundles(app, cfg); err != nil {
 				return err
 			}
+			mountXRoad(app, cfg)
 			return app.Serve(cmd.Context())
 		},
 	}

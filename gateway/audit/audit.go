@@ -61,8 +61,11 @@ type Entry struct {
 	SubjectKeys []string      `json:"-"`
 	Fields      []FieldAction `json:"fields,omitempty"`
 	Reasons     []string      `json:"reasons,omitempty"`
-	PrevHash    []byte        `json:"prev_hash"`
-	Hash        []byte        `json:"hash,omitempty"`
+	// Details are further facts of the event, never about the person: the
+	// X-Road message ids of a register's call, a case event's articles.
+	Details  map[string]string `json:"details,omitempty"`
+	PrevHash []byte            `json:"prev_hash"`
+	Hash     []byte            `json:"hash,omitempty"`
 }
 
 // Seal sets the entry's sequence number and previous hash and computes its hash.

@@ -42,6 +42,24 @@ type Config struct {
 	Purposes     []Purpose   `yaml:"purposes"`
 	Connectors   []Connector `yaml:"connectors,omitempty"`
 	Bundles      Bundles     `yaml:"bundles,omitempty"`
+	XRoad        XRoad       `yaml:"xroad,omitempty"`
+}
+
+// XRoad configures the gateway as a subsystem behind a Tunduk (X-Road)
+// security server, for the crime register. Empty SecurityServerURL turns it off.
+type XRoad struct {
+	SecurityServerURL string        `yaml:"security_server_url,omitempty"` // outgoing calls go through it
+	SecurityServerCN  string        `yaml:"security_server_cn,omitempty"`  // its client certificate's name, for incoming calls
+	Client            string        `yaml:"client,omitempty"`              // the gateway's subsystem: INSTANCE/CLASS/MEMBER/SUBSYSTEM
+	ERRPService       string        `yaml:"errp_service,omitempty"`        // the register's service: INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
+	ERRPAgency        string        `yaml:"errp_agency,omitempty"`         // the agency id of the register
+	Members           []XRoadMember `yaml:"members,omitempty"`             // X-Road clients allowed to call in, by agency
+}
+
+// XRoadMember maps an X-Road client to an agency.
+type XRoadMember struct {
+	Client string `yaml:"client"`
+	Agency string `yaml:"agency"`
 }
 
 // Bundles configures consular bundle import. Empty DecryptionKey turns it off.
@@ -291,6 +309,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validatePurposes()...)
 	errs = append(errs, c.validateConnectors()...)
 	errs = append(errs, c.validateBundles()...)
+	errs = append(errs, c.validateXRoad()...)
 	return errors.Join(errs...)
 }
 
@@ -449,6 +468,26 @@ func (c *Config) validateBundles() []error {
 	}
 	if len(c.Bundles.Trust) > 0 && c.Bundles.DecryptionKey == "" {
 		errs = append(errs, errors.New("bundles.decryption_key: required when consulates are trusted"))
+	}
+	return errs
+}
+
+func (c *Config) validateXRoad() []error {
+	x := c.XRoad
+	if x.SecurityServerURL == "" {
+		return nil
+	}
+	var errs []error
+	if x.SecurityServerCN == "" || x.Client == "" || x.ERRPService == "" {
+		errs = append(errs, errors.New("xroad: security_server_cn, client and errp_service are required with security_server_url"))
+	}
+	if _, ok := c.Agency(x.ERRPAgency); !ok {
+		errs = append(errs, fmt.Errorf("xroad.errp_agency: %q is not a configured agency", x.ERRPAgency))
+	}
+	for i, m := range x.Members {
+		if _, ok := c.Agency(m.Agency); !ok {
+			errs = append(errs, fmt.Errorf("xroad.members[%d].agency: %q is not a configured agency", i, m.Agency))
+		}
 	}
 	return errs
 }

@@ -50,6 +50,9 @@ func Purposes() []config.Purpose {
 	}
 }
 
+// SecurityServerCN is the development security server's certificate name.
+const SecurityServerCN = "ss.tunduk.test"
+
 // Options tune Create.
 type Options struct {
 	Listen string   // default 127.0.0.1:8443; port 0 picks a free one
@@ -125,6 +128,12 @@ func writeCerts(dir string, cfg *config.Config) error {
 		return err
 	}
 	files["gateway.pem"], files["gateway-key.pem"] = cert, key
+	// A stand-in Tunduk security server, for trying the crime-register connector.
+	cert, key, err = ca.Issue(SecurityServerCN, true, "localhost", "127.0.0.1", SecurityServerCN)
+	if err != nil {
+		return err
+	}
+	files["security-server.pem"], files["security-server-key.pem"] = cert, key
 	// A client certificate for scraping /metrics (Prometheus), not an agency.
 	cert, key, err = ca.Issue("monitoring.tumar.test", false)
 	if err != nil {

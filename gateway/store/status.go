@@ -87,4 +87,5 @@ type Gateway interface {
 	StatusStore
 	QuarantineStore
 	BundleStore
+	CaseStore
 }
