@@ -23,9 +23,9 @@ import (
 
 // Register sends crime reports to the register's X-Road service.
 type Register struct {
-	SecurityServer string     // base URL of the Tunduk security server
-	Client         ClientID   // the gateway's subsystem
-	Service        ServiceID  // the register's crime-report service
+	SecurityServer string    // base URL of the Tunduk security server
+	Client         ClientID  // the gateway's subsystem
+	Service        ServiceID // the register's crime-report service
 	HTTP           *http.Client
 }
 
