@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/schollz/progressbar/v3"
@@ -19,6 +20,7 @@ import (
 	"github.com/tumarproject/tumar/connectors"
 	"github.com/tumarproject/tumar/connectors/cso"
 	"github.com/tumarproject/tumar/connectors/mapping"
+	"github.com/tumarproject/tumar/connectors/primero"
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/config"
@@ -27,19 +29,32 @@ import (
 
 // openers are the connector types this binary has.
 var openers = map[string]connectors.Opener{
-	"csv": func(c *config.Connector) (connectors.Connector, error) {
+	"csv": func(_ context.Context, c *config.Connector, _ string) (connectors.Connector, error) {
 		m, err := mapping.Load(c.Mapping)
 		if err != nil {
 			return nil, err
 		}
 		return cso.OpenCSV(c.Name, c.Path, m)
 	},
-	"xlsx": func(c *config.Connector) (connectors.Connector, error) {
+	"xlsx": func(_ context.Context, c *config.Connector, _ string) (connectors.Connector, error) {
 		m, err := mapping.Load(c.Mapping)
 		if err != nil {
 			return nil, err
 		}
 		return cso.OpenXLSX(c.Name, c.Path, c.Sheet, m)
+	},
+	"primero": func(ctx context.Context, c *config.Connector, cursor string) (connectors.Connector, error) {
+		pass, err := keys.ReadPassphrase(c.PasswordEnv, c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s password: %w", c.Name, err)
+		}
+		var since time.Time
+		if cursor != "" {
+			if since, err = time.Parse(time.RFC3339, cursor); err != nil {
+				return nil, fmt.Errorf("connector %s: the saved cursor is damaged", c.Name)
+			}
+		}
+		return primero.Open(ctx, c.Name, primero.Options{URL: c.URL, User: c.User, Password: string(pass), Since: since})
 	},
 }
 
@@ -71,6 +86,9 @@ gateway is back: records already released are recognised and not sent twice.`,
 			bar := progress(cmd.ErrOrStderr())
 			r.Progress = func(st connectors.Stats) { bar(st) }
 			st, err := r.Run(cmd.Context())
+			if cc, ok := c.(connectors.Cursored); ok && err == nil && cc.Cursor() != "" {
+				err = app.Store.SetCursor(cmd.Context(), kc.Name, cc.Cursor())
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: read %d, released %d, already released %d, quarantined %d\n", kc.Name, st.Read, st.Accepted, st.Duplicates, st.Rejected)
 			for code, n := range st.ByReason {
 				fmt.Fprintf(cmd.OutOrStdout(), "  quarantined for %s: %d\n", code, n)
@@ -124,7 +142,12 @@ func openConnector(ctx context.Context, cfgPath, name string, log *slog.Logger) 
 		app.Close()
 		return nil, nil, nil, errors.New("the key backend cannot seal the quarantine")
 	}
-	c, err := connectors.Open(kc, openers)
+	cursor, err := app.Store.Cursor(ctx, kc.Name)
+	if err != nil {
+		app.Close()
+		return nil, nil, nil, err
+	}
+	c, err := connectors.Open(ctx, kc, cursor, openers)
 	if err != nil {
 		app.Close()
 		return nil, nil, nil, err

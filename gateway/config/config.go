@@ -86,15 +86,20 @@ type TrustedKey struct {
 // Connector is one configured source: where its records are, how their
 // columns map to HTCDS, on whose behalf they come and where they go.
 type Connector struct {
-	Name        string `yaml:"name"`
-	Type        string `yaml:"type"`   // csv or xlsx
-	Agency      string `yaml:"agency"` // the agency the records come from
-	Path        string `yaml:"path"`
-	Sheet       string `yaml:"sheet,omitempty"`
-	Mapping     string `yaml:"mapping"`
-	Destination string `yaml:"destination"`
-	Purpose     string `yaml:"purpose"`
-	LegalBasis  string `yaml:"legal_basis"`
+	Name    string `yaml:"name"`
+	Type    string `yaml:"type"`   // csv, xlsx or primero
+	Agency  string `yaml:"agency"` // the agency the records come from
+	Path    string `yaml:"path,omitempty"`
+	Sheet   string `yaml:"sheet,omitempty"`
+	Mapping string `yaml:"mapping,omitempty"`
+	// Primero: its URL, a user, and where the password is (never inline).
+	URL          string `yaml:"url,omitempty"`
+	User         string `yaml:"user,omitempty"`
+	PasswordEnv  string `yaml:"password_env,omitempty"`
+	PasswordFile string `yaml:"password_file,omitempty"`
+	Destination  string `yaml:"destination"`
+	Purpose      string `yaml:"purpose"`
+	LegalBasis   string `yaml:"legal_basis"`
 }
 
 // TLS names the files of the gateway's certificate and of the CA that signs
@@ -269,7 +274,7 @@ func (c *Config) resolve(dir string) {
 		}
 	}
 	for i := range c.Connectors {
-		for _, p := range []*string{&c.Connectors[i].Path, &c.Connectors[i].Mapping} {
+		for _, p := range []*string{&c.Connectors[i].Path, &c.Connectors[i].Mapping, &c.Connectors[i].PasswordFile} {
 			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
 			}
@@ -426,11 +431,17 @@ func (c *Config) validateConnectors() []error {
 			errs = append(errs, fmt.Errorf("%s.name: must be unique lower-case letters, digits, '-' or '.'", at))
 		}
 		seen[k.Name] = true
-		if k.Type != "csv" && k.Type != "xlsx" {
-			errs = append(errs, fmt.Errorf("%s.type: %q is not a connector type (csv, xlsx)", at, k.Type))
-		}
-		if k.Path == "" || k.Mapping == "" {
-			errs = append(errs, fmt.Errorf("%s: path and mapping must name files", at))
+		switch k.Type {
+		case "csv", "xlsx":
+			if k.Path == "" || k.Mapping == "" {
+				errs = append(errs, fmt.Errorf("%s: path and mapping must name files", at))
+			}
+		case "primero":
+			if k.URL == "" || k.User == "" || (k.PasswordEnv == "" && k.PasswordFile == "") {
+				errs = append(errs, fmt.Errorf("%s: url, user and password_env or password_file are required", at))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s.type: %q is not a connector type (csv, xlsx, primero)", at, k.Type))
 		}
 		if _, ok := c.Agency(k.Agency); !ok {
 			errs = append(errs, fmt.Errorf("%s.agency: %q is not a configured agency", at, k.Agency))

@@ -94,3 +94,34 @@ func (s *SQLite) QuarantineDelete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// CursorStore remembers where each connector's last complete run ended.
+type CursorStore interface {
+	// Cursor returns the connector's cursor, "" when it has none.
+	Cursor(ctx context.Context, connector string) (string, error)
+	SetCursor(ctx context.Context, connector, value string) error
+}
+
+var _ CursorStore = (*SQLite)(nil)
+
+// Cursor implements CursorStore.
+func (s *SQLite) Cursor(ctx context.Context, connector string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM cursors WHERE connector = ?`, connector).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: read cursor: %w", ErrUnavailable, err)
+	}
+	return v, nil
+}
+
+// SetCursor implements CursorStore.
+func (s *SQLite) SetCursor(ctx context.Context, connector, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors (connector, value) VALUES (?, ?) ON CONFLICT (connector) DO UPDATE SET value = excluded.value`, connector, value)
+	if err != nil {
+		return fmt.Errorf("%w: write cursor: %w", ErrUnavailable, err)
+	}
+	return nil
+}

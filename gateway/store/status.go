@@ -88,4 +88,5 @@ type Gateway interface {
 	QuarantineStore
 	BundleStore
 	CaseStore
+	CursorStore
 }
