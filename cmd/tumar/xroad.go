@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/tumarproject/tumar/connectors"
@@ -88,6 +89,55 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 	}
 	deliver.Flags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file")
 	deliver.Flags().IntVar(&max, "max", 1000, "most records to deliver in this run")
-	x.AddCommand(deliver)
+	var limit int
+	poll := &cobra.Command{
+		Use:   "poll-export",
+		Short: "Record the crime register's case events from its PostgreSQL export table (the pilot mode)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			dsn := os.Getenv(cfg.XRoad.ExportDSNEnv)
+			if cfg.XRoad.ExportDSNEnv == "" || dsn == "" {
+				return fmt.Errorf("set xroad.export_dsn_env in %s and that environment variable", cfgPath)
+			}
+			pool, err := pgxpool.New(cmd.Context(), dsn)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			app, err := gateway.Open(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			const cursorName = "errp-export"
+			cur, err := app.Store.Cursor(cmd.Context(), cursorName)
+			if err != nil {
+				return err
+			}
+			var since time.Time
+			if cur != "" {
+				since, _ = time.Parse(time.RFC3339Nano, cur)
+			}
+			x := &errp.Export{Pool: pool, Table: cfg.XRoad.ExportTable, Agency: cfg.XRoad.ERRPAgency}
+			rep, err := x.Poll(cmd.Context(), app.Store, since, limit, app.Policy.Revision())
+			if rep != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d case events, %d seen before, %d refused\n", rep.Recorded, rep.Duplicates, len(rep.Refused))
+				for _, r := range rep.Refused {
+					fmt.Fprintln(cmd.OutOrStdout(), "  "+r)
+				}
+				if serr := app.Store.SetCursor(cmd.Context(), cursorName, rep.Cursor.UTC().Format(time.RFC3339Nano)); serr != nil && err == nil {
+					err = serr
+				}
+			}
+			return err
+		},
+	}
+	poll.Flags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file")
+	poll.Flags().IntVar(&limit, "max", 10000, "most rows to take in this poll")
+	x.AddCommand(deliver, poll)
 	return x
 }

@@ -200,6 +200,36 @@ func (e *Event) Check() error {
 	return nil
 }
 
+// Record links a case event to the person of the referral it is about and
+// records it, with its details, in one transaction with its audit entry. The
+// register may only report on referrals released to it. It reports true for
+// an event recorded before.
+func Record(ctx context.Context, cases store.CaseStore, agency string, ev *Event, details map[string]string, revision string) (bool, error) {
+	ref, err := cases.ReleasedEntry(ctx, ev.ReportID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && ref.Destination != agency) {
+		return false, &gateway.Error{Status: http.StatusNotFound, Code: "unknown_report", Message: "no referral with this report_id was released to this agency"}
+	}
+	if err != nil {
+		return false, &gateway.Error{Status: http.StatusServiceUnavailable, Code: "store_failed", Message: "the referral could not be read", Err: err}
+	}
+	ce := &store.CaseEvent{EventID: ev.EventID, Source: agency, Person: ref.Subject, ExchangeID: ev.ReportID, RegisterCaseID: ev.RegisterCaseID,
+		Kind: ev.Kind, Article: ev.Article, PreviousArticle: ev.PreviousArticle, Date: ev.Date, RecordedAt: time.Now()}
+	d := map[string]string{"event": ev.Kind, "article": ev.Article, "previous_article": ev.PreviousArticle,
+		"register_case_id": ev.RegisterCaseID, "report_id": ev.ReportID}
+	for k, v := range details {
+		d[k] = v
+	}
+	e := &audit.Entry{DecisionID: uuid.Must(uuid.NewV7()).String(), Time: time.Now(), Event: "case_event", Source: agency, Destination: "tumar",
+		Purpose: ref.Purpose, PolicyRevision: revision, Outcome: audit.Recorded, Details: d}
+	switch err := cases.RecordCaseEvent(ctx, ce, e); {
+	case errors.Is(err, store.ErrDuplicate):
+		return true, nil
+	case err != nil:
+		return false, &gateway.Error{Status: http.StatusServiceUnavailable, Code: "store_failed", Message: "the event could not be recorded and audited", Err: err}
+	}
+	return false, nil
+}
+
 // Events serves the register's case events: it links each to the person of
 // the referral it is about, and records it with the call's X-Road ids in
 // the audit trail. The register may only report on referrals it received.
@@ -215,26 +245,14 @@ func Events(cases store.CaseStore, policyRevision func() string) gateway.AgencyH
 		if err := ev.Check(); err != nil {
 			return &gateway.Error{Status: http.StatusBadRequest, Code: "invalid_event", Message: err.Error()}
 		}
-		ref, err := cases.ReleasedEntry(r.Context(), ev.ReportID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && ref.Destination != a.ID) {
-			return &gateway.Error{Status: http.StatusNotFound, Code: "unknown_report", Message: "no referral with this report_id was released to this agency"}
-		}
+		details := map[string]string{"xroad_client": h.Client.String(), "xroad_id": h.ID, "xroad_user_id": h.UserID, "xroad_issue": h.Issue}
+		dup, err := Record(r.Context(), cases, a.ID, &ev, details, policyRevision())
 		if err != nil {
-			return &gateway.Error{Status: http.StatusServiceUnavailable, Code: "store_failed", Message: "the referral could not be read", Err: err}
+			return err
 		}
-		ce := &store.CaseEvent{EventID: ev.EventID, Source: a.ID, Person: ref.Subject, ExchangeID: ev.ReportID, RegisterCaseID: ev.RegisterCaseID,
-			Kind: ev.Kind, Article: ev.Article, PreviousArticle: ev.PreviousArticle, Date: ev.Date, RecordedAt: time.Now()}
-		e := &audit.Entry{DecisionID: uuid.Must(uuid.NewV7()).String(), Time: time.Now(), Event: "case_event", Source: a.ID, Destination: "tumar",
-			Purpose: ref.Purpose, PolicyRevision: policyRevision(), Outcome: audit.Recorded, Details: map[string]string{
-				"xroad_client": h.Client.String(), "xroad_id": h.ID, "xroad_user_id": h.UserID, "xroad_issue": h.Issue,
-				"event": ev.Kind, "article": ev.Article, "previous_article": ev.PreviousArticle, "register_case_id": ev.RegisterCaseID, "report_id": ev.ReportID,
-			}}
 		status := http.StatusCreated
-		switch err := cases.RecordCaseEvent(r.Context(), ce, e); {
-		case errors.Is(err, store.ErrDuplicate):
+		if dup {
 			status = http.StatusOK
-		case err != nil:
-			return &gateway.Error{Status: http.StatusServiceUnavailable, Code: "store_failed", Message: "the event could not be recorded and audited", Err: err}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)

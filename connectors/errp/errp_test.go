@@ -6,11 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tumarproject/tumar/connectors"
 	"github.com/tumarproject/tumar/connectors/errp"
@@ -211,4 +215,52 @@ func FuzzEvent(f *testing.F) {
 			t.Fatal("an event without id or article passed")
 		}
 	})
+}
+
+// TestExportTable needs PostgreSQL: TUMAR_TEST_POSTGRES_URL (set by .ci/run).
+func TestExportTable(t *testing.T) {
+	dsn := os.Getenv("TUMAR_TEST_POSTGRES_URL")
+	if dsn == "" {
+		t.Skip("TUMAR_TEST_POSTGRES_URL is not set: skipped the ERRP export-table test, which needs PostgreSQL")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	schema := fmt.Sprintf("errp_test_%d", time.Now().UnixNano())
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA `+schema+`; CREATE TABLE `+schema+`.export (event_id text PRIMARY KEY, report_id text NOT NULL,
+		register_case_id text NOT NULL, event text NOT NULL, article text NOT NULL, previous_article text, event_date date NOT NULL, updated_at timestamptz NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+
+	w := setup(t)
+	exchangeID := w.refer(t, "errp", "criminal-referral")
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	insert := `INSERT INTO ` + schema + `.export VALUES ($1, $2, 'ERRP-7', $3, $4, $5, $6, $7)
+		ON CONFLICT (event_id) DO UPDATE SET article = excluded.article, previous_article = excluded.previous_article, updated_at = excluded.updated_at`
+	pool.Exec(ctx, insert, "e1", exchangeID, "registered", "171", nil, "2026-11-02", t0)
+	pool.Exec(ctx, insert, "e2", "no-such-report", "registered", "171", nil, "2026-11-02", t0.Add(time.Minute))
+	x := &errp.Export{Pool: pool, Table: schema + ".export", Agency: "errp"}
+	rep, err := x.Poll(ctx, w.g.App.Store, time.Time{}, 100, "rev")
+	if err != nil || rep.Recorded != 1 || len(rep.Refused) != 1 || !rep.Cursor.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("first poll: %+v %v", rep, err)
+	}
+	again, err := x.Poll(ctx, w.g.App.Store, rep.Cursor, 100, "rev")
+	if err != nil || again.Recorded+again.Duplicates != 0 {
+		t.Fatalf("a poll with nothing new: %+v %v", again, err)
+	}
+	// The register corrects row e1: a re-qualification.
+	pool.Exec(ctx, insert, "e1", exchangeID, "requalified", "127", "171", "2026-11-20", t0.Add(time.Hour))
+	changed, err := x.Poll(ctx, w.g.App.Store, rep.Cursor, 100, "rev")
+	if err != nil || changed.Recorded != 1 {
+		t.Fatalf("a changed row: %+v %v", changed, err)
+	}
+	log, _ := w.g.App.Store.AuditLog(ctx, 0, 100)
+	last := log[len(log)-1]
+	if last.Details["source"] != "export_table" || last.Details["previous_article"] != "171" {
+		t.Fatalf("audit %+v", last.Details)
+	}
 }

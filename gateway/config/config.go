@@ -54,6 +54,10 @@ type XRoad struct {
 	ERRPService       string        `yaml:"errp_service,omitempty"`        // the register's service: INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
 	ERRPAgency        string        `yaml:"errp_agency,omitempty"`         // the agency id of the register
 	Members           []XRoadMember `yaml:"members,omitempty"`             // X-Road clients allowed to call in, by agency
+	// ExportDSNEnv names the environment variable with the PostgreSQL address
+	// of the register's export table (the pilot mode); ExportTable its name.
+	ExportDSNEnv string `yaml:"export_dsn_env,omitempty"`
+	ExportTable  string `yaml:"export_table,omitempty"`
 }
 
 // XRoadMember maps an X-Road client to an agency.
