@@ -240,3 +240,18 @@ func TestXLSXContract(t *testing.T) {
 		return connectortest.Source{Connector: x, Good: 5, Bad: 1}
 	})
 }
+
+// A UTF-8 file with one row saved in another encoding: that row is refused
+// with its line, the others come in.
+func TestMixedEncodingRow(t *testing.T) {
+	bad, _ := charmap.Windows1251.NewEncoder().String("SZ-9;Нурбек;Асаналиев;02.11.1989;м;KG;;;да;03.10.2026;Айбек\n")
+	body := sheet[:strings.Index(sheet, "SZ-2")] + bad
+	c, err := newCSV("ngo", strings.NewReader(body), loadMapping(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, rejected := readAll(t, c)
+	if len(items) != 1 || len(rejected) != 1 || rejected[0].Code != "encoding" || rejected[0].Position != "line 3" {
+		t.Fatalf("items %d, rejected %+v", len(items), rejected)
+	}
+}

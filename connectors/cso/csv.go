@@ -77,17 +77,31 @@ func newCSV(name string, in io.Reader, m *mapping.Mapping) (*CSV, error) {
 	return c, nil
 }
 
-// decoded detects the encoding from the first 64 KiB (UTF-8 when valid,
-// else Windows-1251) and returns a UTF-8 reader, the decoded sample and the
-// encoding's name.
+// decoded detects the encoding and returns a UTF-8 reader, the decoded
+// sample and the encoding's name. The header row decides when it has
+// non-ASCII letters (a UTF-8 file with one row pasted from elsewhere stays
+// UTF-8, and that row is refused alone); otherwise the first 64 KiB do.
 func decoded(in io.Reader) (io.Reader, []byte, string) {
 	br := bufio.NewReaderSize(in, 64<<10)
 	sample, _ := br.Peek(64 << 10)
-	if validUTF8Prefix(sample) {
+	judged := sample
+	if line, _, _ := bytes.Cut(sample, []byte("\n")); !isASCII(line) {
+		judged = line
+	}
+	if validUTF8Prefix(judged) {
 		return br, sample, "utf-8"
 	}
 	sample, _ = charmap.Windows1251.NewDecoder().Bytes(sample)
 	return transform.NewReader(br, charmap.Windows1251.NewDecoder()), sample, "windows-1251"
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // validUTF8Prefix reports whether a sample is UTF-8, allowing a rune cut at
