@@ -222,6 +222,10 @@ func (a *App) Serve(ctx context.Context) error {
 	if r, ok := a.Keys.(interface{ Refresh(context.Context) error }); ok {
 		go a.refreshKeys(ctx, r)
 	}
+	if signer, ok := a.Keys.(keys.Signer); ok {
+		cp := &Checkpointer{Store: a.Store, Signer: signer}
+		go cp.Run(ctx, a.log)
+	}
 	a.log.Info("serving", slog.String("addr", a.listener.Addr().String()))
 	var err error
 	select {

@@ -144,6 +144,10 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 		prev []byte
 	)
 	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if errors.Is(err, sql.ErrNoRows) {
+		// An empty log continues from its last truncation, if any.
+		err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM checkpoints WHERE kind = 'truncation' ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read audit head: %w", err)
 	}
@@ -155,8 +159,8 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 		return fmt.Errorf("encode audit entry: %w", err)
 	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.DecisionID, e.Time.Format(time.RFC3339Nano), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash)
+		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.DecisionID, e.Time.Format(time.RFC3339Nano), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject)
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}

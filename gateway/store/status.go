@@ -89,4 +89,5 @@ type Gateway interface {
 	BundleStore
 	CaseStore
 	CursorStore
+	AuditStore
 }
