@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -411,5 +412,59 @@ func TestConsularCommands(t *testing.T) {
 	os.WriteFile(bundle, raw, 0o600)
 	if _, err := tumar(t, append([]string{"consular", "push", bundle}, as("consulate-moscow")...)...); err == nil || !strings.Contains(err.Error(), "422") {
 		t.Fatalf("a tampered bundle: %v", err)
+	}
+}
+
+func TestAuditCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	if out, err := tumar(t, "dev", "init", "--dir", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "cases.csv"), []byte("Номер дела;Имя;Фамилия;Дата рождения;Статус\n"+
+		"SZ-1;Айгүл;Токтосунова;14.03.1996;Active\nSZ-2;Нурбек;Асаналиев;02.11.1989;Active\nSZ-3;Бермет;Жумабек кызы;21.07.2004;Closed\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte("source_id: \"Номер дела\"\ncolumns:\n  \"Имя\": prs_FirstName\n  \"Фамилия\": prs_SecondName\n  \"Дата рождения\": prs_Birthdate\n  \"Статус\": cas_Status\n"), 0o600)
+	cfg := filepath.Join(dir, "config.yaml")
+	raw, _ := os.ReadFile(cfg)
+	var doc map[string]any
+	yaml.Unmarshal(raw, &doc)
+	doc["connectors"] = []map[string]any{{"name": "sezim-csv", "type": "csv", "agency": "ngo-sezim", "path": "cases.csv", "mapping": "mapping.yaml",
+		"destination": "errp", "purpose": "criminal-referral", "legal_basis": "victim-consent"}}
+	b, _ := yaml.Marshal(doc)
+	os.WriteFile(cfg, b, 0o600)
+	if out, err := tumar(t, "connector", "run", "sezim-csv", "--config", cfg); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := tumar(t, "audit", "checkpoint", "--config", cfg); err != nil || !strings.Contains(out, "up to entry 3") {
+		t.Fatalf("checkpoint: %v\n%s", err, out)
+	}
+	out, err := tumar(t, "audit", "verify", "--config", cfg)
+	if err != nil || !strings.Contains(out, "OK: 3 entries") {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	out, err = tumar(t, "audit", "search", "--config", cfg, "--field", "prs_FirstName", "--agency", "errp", "--format", "csv")
+	if err != nil || strings.Count(out, "prs_FirstName,pseudonymise") != 3 || !strings.HasPrefix(out, "seq,time,event") {
+		t.Fatalf("search csv: %v\n%s", err, out)
+	}
+	out, _ = tumar(t, "audit", "search", "--config", cfg, "--format", "opa", "--limit", "1")
+	if !strings.Contains(out, `"path":"tumar/exchange/decision"`) || !strings.Contains(out, `"bundles":{"tumar":{"revision":`) {
+		t.Fatalf("opa export:\n%s", out)
+	}
+	if _, err := tumar(t, "audit", "search", "--config", cfg, "--from", "yesterday", "--outcome", "maybe", "--field", "prs_Shoe"); err == nil ||
+		!strings.Contains(err.Error(), "--from") || !strings.Contains(err.Error(), "--outcome") || !strings.Contains(err.Error(), "--field") {
+		t.Fatalf("a malformed filter: %v", err)
+	}
+	out, err = tumar(t, "audit", "report", "--subject", "--config", cfg, "--first", "AIGUL", "--last", "TOKTOSUNOVA", "--birthdate", "14.03.1996")
+	if err != nil || !strings.Contains(out, "errp") || !strings.Contains(out, "prs_FirstName (pseudonymise") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "AIGUL") || strings.Contains(out, "Айгүл") {
+		t.Fatal("the report repeats the identity")
+	}
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tumar.db"))
+	db.Exec(`UPDATE audit SET entry = replace(entry, '"purpose":"criminal-referral"', '"purpose":"support-services"') WHERE seq = 2`)
+	db.Close()
+	out, err = tumar(t, "audit", "verify", "--config", cfg)
+	if err == nil || !strings.Contains(out, "BROKEN at entry 2") {
+		t.Fatalf("a tampered log verified: %v\n%s", err, out)
 	}
 }

@@ -33,6 +33,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newConnectorCmd(log),
 		newConsularCmd(),
 		newXRoadCmd(log),
+		newAuditCmd(),
 	)
 	return root
 }
