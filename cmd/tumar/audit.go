@@ -356,4 +356,3 @@ func printReport(w io.Writer, entries []audit.Entry) {
 	}
 	tw.Flush()
 }
-
