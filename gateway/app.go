@@ -13,7 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/gateway/auditweb"
 	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/store"
 	"github.com/tumarproject/tumar/policy"
@@ -91,6 +95,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex, Status: status}
 	srv := NewServer(cfg, ex, status, st, log, m, reg, a.ready)
 	a.api = srv
+	srv.Handle("/audit/", auditweb.New(cfg, st, a.VerifyAudit).Handler())
 	a.server = &http.Server{
 		Handler: srv.Handler(), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
@@ -171,6 +176,19 @@ func (a *App) ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// VerifyAudit checks the whole audit log against the audit key's public keys.
+func (a *App) VerifyAudit(ctx context.Context) (*audit.Report, error) {
+	signer, ok := a.Keys.(keys.Signer)
+	if !ok {
+		return nil, errors.New("gateway: the key backend cannot verify audit checkpoints")
+	}
+	pubs, err := signer.PublicKeys(ctx, keys.SigningKeyAudit)
+	if err != nil {
+		return nil, err
+	}
+	return audit.VerifyLog(ctx, a.Store, jose.JSONWebKeySet{Keys: pubs})
 }
 
 // Close releases what Open took, for an App that was never served (a

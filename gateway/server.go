@@ -119,6 +119,10 @@ func (s *Server) agency(route string, h agencyHandler) http.Handler {
 	return s.wrap(route, s.authenticate, h)
 }
 
+// Handle adds a route with its own authentication and answers (the audit
+// pages, say).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // Authenticator finds the agency behind a request, or returns an *Error.
 type Authenticator func(r *http.Request) (*config.Agency, error)
 

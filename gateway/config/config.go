@@ -39,6 +39,7 @@ type Config struct {
 	Policy       Policy      `yaml:"policy"`
 	Tokens       Tokens      `yaml:"tokens"`
 	Agencies     []Agency    `yaml:"agencies"`
+	Auditors     []Auditor   `yaml:"auditors,omitempty"`
 	Purposes     []Purpose   `yaml:"purposes"`
 	Connectors   []Connector `yaml:"connectors,omitempty"`
 	Bundles      Bundles     `yaml:"bundles,omitempty"`
@@ -159,6 +160,13 @@ type VaultAuth struct {
 // Policy chooses the release policy; an empty Dir means the embedded default.
 type Policy struct {
 	Dir string `yaml:"dir"`
+}
+
+// Auditor is a privacy officer who may open the audit pages; nothing else.
+type Auditor struct {
+	ID             string `yaml:"id"`
+	Name           string `yaml:"name"`
+	MTLSCommonName string `yaml:"mtls_common_name"`
 }
 
 // Tokens configures victim-status tokens.
@@ -319,6 +327,16 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateConnectors()...)
 	errs = append(errs, c.validateBundles()...)
 	errs = append(errs, c.validateXRoad()...)
+	for i, a := range c.Auditors {
+		if a.ID == "" || a.MTLSCommonName == "" {
+			errs = append(errs, fmt.Errorf("auditors[%d]: id and mtls_common_name are required", i))
+		}
+		for _, ag := range c.Agencies {
+			if ag.Auth.MTLSCommonName == a.MTLSCommonName {
+				errs = append(errs, fmt.Errorf("auditors[%d].mtls_common_name: also an agency's; an auditor needs a certificate of its own", i))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -88,6 +88,7 @@ func Create(ctx context.Context, dir string, opt Options) (*Env, error) {
 	for i := range cfg.Agencies {
 		cfg.Agencies[i].Auth.MTLSCommonName = cfg.Agencies[i].ID + ".agency.tumar.test"
 	}
+	cfg.Auditors = []config.Auditor{{ID: "privacy-officer", Name: "NRM privacy officer", MTLSCommonName: "privacy-officer.tumar.test"}}
 	cfg.Defaults()
 	if err := writeCerts(dir, cfg); err != nil {
 		return nil, err
@@ -134,6 +135,12 @@ func writeCerts(dir string, cfg *config.Config) error {
 		return err
 	}
 	files["security-server.pem"], files["security-server-key.pem"] = cert, key
+	// The privacy officer's certificate: it opens the audit pages.
+	cert, key, err = ca.Issue("privacy-officer.tumar.test", false)
+	if err != nil {
+		return err
+	}
+	files["privacy-officer.pem"], files["privacy-officer-key.pem"] = cert, key
 	// A client certificate for scraping /metrics (Prometheus), not an agency.
 	cert, key, err = ca.Issue("monitoring.tumar.test", false)
 	if err != nil {
