@@ -316,3 +316,16 @@ func (s *SQLite) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *SQLite) Close() error { return s.db.Close() }
+
+// AuditBatch appends entries in one transaction: one durable commit for many
+// entries (group commit).
+func (s *SQLite) AuditBatch(ctx context.Context, entries []*audit.Entry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range entries {
+			if err := appendAudit(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
