@@ -63,13 +63,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	var st store.Gateway
-	switch cfg.Store.Type {
-	case "sqlite":
-		st, err = store.OpenSQLite(ctx, cfg.Store.Path)
-	default:
-		err = fmt.Errorf("gateway: store type %q is not built in", cfg.Store.Type)
-	}
+	st, err := OpenStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +97,21 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	log.Info("gateway ready", slog.String("policy_revision", engine.Revision()), slog.Int("agencies", len(cfg.Agencies)))
 	return a, nil
+}
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, c config.Store) (*store.SQL, error) {
+	switch c.Type {
+	case "sqlite":
+		return store.OpenSQLite(ctx, c.Path)
+	case "postgres":
+		dsn := os.Getenv(c.DSNEnv)
+		if dsn == "" {
+			return nil, fmt.Errorf("gateway: %s is not set: it must hold PostgreSQL's address", c.DSNEnv)
+		}
+		return store.OpenPostgres(ctx, dsn)
+	}
+	return nil, fmt.Errorf("gateway: store type %q is not built in", c.Type)
 }
 
 // OpenKeys opens the configured key backend for the given pseudonym domains.

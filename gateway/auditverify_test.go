@@ -18,7 +18,7 @@ import (
 )
 
 type auditFixture struct {
-	st   *store.SQLite
+	st   *store.SQL
 	raw  *sql.DB // the same file, for tampering as an administrator could
 	cp   *Checkpointer
 	keys jose.JSONWebKeySet

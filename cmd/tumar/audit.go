@@ -25,7 +25,7 @@ import (
 // auditEnv is what the audit commands need: the store and the keys.
 type auditEnv struct {
 	cfg   *config.Config
-	store *store.SQLite
+	store *store.SQL
 	keys  keys.Pseudonymizer
 }
 
@@ -38,7 +38,7 @@ func openAudit(ctx context.Context, cfgPath string) (*auditEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenSQLite(ctx, cfg.Store.Path)
+	st, err := gateway.OpenStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/config"
-	"github.com/tumarproject/tumar/gateway/store"
 )
 
 // openers are the connector types this binary has.
@@ -201,7 +200,7 @@ func newQuarantineCmd(cfgPath *string, log *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := store.OpenSQLite(cmd.Context(), cfg.Store.Path)
+			st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
 			if err != nil {
 				return err
 			}
@@ -238,7 +237,7 @@ func newQuarantineCmd(cfgPath *string, log *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := store.OpenSQLite(cmd.Context(), cfg.Store.Path)
+			st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
 			if err != nil {
 				return err
 			}
@@ -258,7 +257,7 @@ func retryQuarantined(cmd *cobra.Command, cfgPath, id string, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenSQLite(cmd.Context(), cfg.Store.Path)
+	st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
 	if err != nil {
 		return err
 	}

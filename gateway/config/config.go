@@ -117,8 +117,11 @@ type TLS struct {
 
 // Store chooses the store backend.
 type Store struct {
-	Type string `yaml:"type"` // "sqlite"
+	Type string `yaml:"type"` // "sqlite" or "postgres"
 	Path string `yaml:"path"` // SQLite database file
+	// DSNEnv names the environment variable holding PostgreSQL's address
+	// (a secret: it can carry a password).
+	DSNEnv string `yaml:"dsn_env,omitempty"`
 }
 
 // Keys chooses the key backend. The passphrase is referenced, never inlined.
@@ -316,10 +319,17 @@ func (c *Config) Validate() error {
 			bad("%s: must name a PEM file", name)
 		}
 	}
-	if c.Store.Type != "sqlite" {
-		bad("store.type: %q is not a store type (sqlite)", c.Store.Type)
-	} else if c.Store.Path == "" {
-		bad("store.path: must name the SQLite database file")
+	switch c.Store.Type {
+	case "sqlite":
+		if c.Store.Path == "" {
+			bad("store.path: must name the SQLite database file")
+		}
+	case "postgres":
+		if c.Store.DSNEnv == "" {
+			bad("store.dsn_env: must name the environment variable with PostgreSQL's address")
+		}
+	default:
+		bad("store.type: %q is not a store type (sqlite, postgres)", c.Store.Type)
 	}
 	errs = append(errs, c.Keys.validate()...)
 	errs = append(errs, c.validateAgencies()...)

@@ -40,11 +40,11 @@ type AuditStore interface {
 	LastBefore(ctx context.Context, t time.Time) (int64, []byte, error)
 }
 
-var _ AuditStore = (*SQLite)(nil)
+var _ AuditStore = (*SQL)(nil)
 
 // SearchAudit implements AuditStore. The field filter is applied to the
 // decoded entries; every other filter is in SQL.
-func (s *SQLite) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, error) {
+func (s *SQL) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, error) {
 	var (
 		where []string
 		args  []any
@@ -96,7 +96,7 @@ func (s *SQLite) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, 
 }
 
 // AuditHead implements AuditStore.
-func (s *SQLite) AuditHead(ctx context.Context) (int64, []byte, error) {
+func (s *SQL) AuditHead(ctx context.Context) (int64, []byte, error) {
 	var (
 		seq  int64
 		hash []byte
@@ -116,7 +116,7 @@ func (s *SQLite) AuditHead(ctx context.Context) (int64, []byte, error) {
 }
 
 // AddCheckpoint implements AuditStore.
-func (s *SQLite) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error {
+func (s *SQL) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (seq, kind, hash, signed, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		cp.Seq, cp.Kind, cp.Hash, cp.Signed, ts(cp.Time))
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *SQLite) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error 
 }
 
 // Checkpoints implements AuditStore, oldest first.
-func (s *SQLite) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+func (s *SQL) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, hash, signed, created_at FROM checkpoints ORDER BY seq, kind`)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read checkpoints: %w", ErrUnavailable, err)
@@ -148,9 +148,9 @@ func (s *SQLite) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 }
 
 // Truncate implements AuditStore.
-func (s *SQLite) Truncate(ctx context.Context, cp *audit.Checkpoint) (int64, error) {
+func (s *SQL) Truncate(ctx context.Context, cp *audit.Checkpoint) (int64, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txx) error {
 		var hash []byte
 		if err := tx.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, cp.Seq).Scan(&hash); err != nil {
 			return fmt.Errorf("the truncation point is not in the log: %w", err)
@@ -173,7 +173,7 @@ func (s *SQLite) Truncate(ctx context.Context, cp *audit.Checkpoint) (int64, err
 }
 
 // LastBefore implements AuditStore.
-func (s *SQLite) LastBefore(ctx context.Context, t time.Time) (int64, []byte, error) {
+func (s *SQL) LastBefore(ctx context.Context, t time.Time) (int64, []byte, error) {
 	var (
 		seq  int64
 		hash []byte

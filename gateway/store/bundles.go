@@ -25,10 +25,10 @@ type BundleStore interface {
 	RecordBundle(ctx context.Context, b *Bundle) error
 }
 
-var _ BundleStore = (*SQLite)(nil)
+var _ BundleStore = (*SQL)(nil)
 
 // Bundle implements BundleStore.
-func (s *SQLite) Bundle(ctx context.Context, consulate string, seq uint64) (*Bundle, error) {
+func (s *SQL) Bundle(ctx context.Context, consulate string, seq uint64) (*Bundle, error) {
 	b := Bundle{Consulate: consulate, Sequence: seq}
 	var at string
 	err := s.db.QueryRowContext(ctx, `SELECT bundle_id, digest, imported_at FROM bundles WHERE consulate = ? AND sequence = ?`, consulate, seq).
@@ -44,7 +44,7 @@ func (s *SQLite) Bundle(ctx context.Context, consulate string, seq uint64) (*Bun
 }
 
 // RecordBundle implements BundleStore.
-func (s *SQLite) RecordBundle(ctx context.Context, b *Bundle) error {
+func (s *SQL) RecordBundle(ctx context.Context, b *Bundle) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO bundles (consulate, sequence, bundle_id, digest, imported_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (consulate, sequence) DO NOTHING`, b.Consulate, b.Sequence, b.BundleID, b.Digest, ts(b.ImportedAt))
 	if err != nil {

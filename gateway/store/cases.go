@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tumarproject/tumar/gateway/audit"
@@ -37,10 +36,10 @@ type CaseStore interface {
 	CaseEvents(ctx context.Context, person string) ([]CaseEvent, error)
 }
 
-var _ CaseStore = (*SQLite)(nil)
+var _ CaseStore = (*SQL)(nil)
 
 // ReleasedEntry implements CaseStore.
-func (s *SQLite) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.Entry, error) {
+func (s *SQL) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.Entry, error) {
 	var body []byte
 	err := s.db.QueryRowContext(ctx, `SELECT a.entry FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -57,8 +56,8 @@ func (s *SQLite) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.E
 }
 
 // RecordCaseEvent implements CaseStore.
-func (s *SQLite) RecordCaseEvent(ctx context.Context, ev *CaseEvent, e *audit.Entry) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *SQL) RecordCaseEvent(ctx context.Context, ev *CaseEvent, e *audit.Entry) error {
+	err := s.inTx(ctx, func(tx *txx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO case_events (event_id, source, person, exchange_id, register_case_id, kind, article, previous_article, event_date, recorded_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.EventID, ev.Source, ev.Person, ev.ExchangeID, ev.RegisterCaseID, ev.Kind, ev.Article, ev.PreviousArticle, ev.Date, ts(ev.RecordedAt))
 		if err != nil {
@@ -67,14 +66,14 @@ func (s *SQLite) RecordCaseEvent(ctx context.Context, ev *CaseEvent, e *audit.En
 		e.Subject, e.SubjectKeys = ev.Person, nil
 		return appendAudit(ctx, tx, e)
 	})
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: case_events.event_id") {
+	if isUniqueViolation(err) {
 		return ErrDuplicate
 	}
 	return err
 }
 
 // CaseEvents implements CaseStore.
-func (s *SQLite) CaseEvents(ctx context.Context, person string) ([]CaseEvent, error) {
+func (s *SQL) CaseEvents(ctx context.Context, person string) ([]CaseEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT event_id, source, person, exchange_id, register_case_id, kind, article, previous_article, event_date, recorded_at
 		FROM case_events WHERE person = ? ORDER BY event_date, recorded_at`, person)
 	if err != nil {

@@ -41,3 +41,21 @@ func TestSQLiteConnectorsContract(t *testing.T) {
 		return s
 	})
 }
+
+func openPostgres(t *testing.T) storetest.Full {
+	t.Helper()
+	s, err := store.OpenPostgres(context.Background(), storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgresContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t) })
+}
+
+func TestPostgresStatusContract(t *testing.T) { storetest.RunStatus(t, openPostgres) }
+
+func TestPostgresConnectorsContract(t *testing.T) { storetest.RunConnectors(t, openPostgres) }

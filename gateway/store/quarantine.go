@@ -30,10 +30,10 @@ type QuarantineStore interface {
 	QuarantineDelete(ctx context.Context, id string) error
 }
 
-var _ QuarantineStore = (*SQLite)(nil)
+var _ QuarantineStore = (*SQL)(nil)
 
 // Quarantine implements QuarantineStore.
-func (s *SQLite) Quarantine(ctx context.Context, q *Quarantined) error {
+func (s *SQL) Quarantine(ctx context.Context, q *Quarantined) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO quarantine (id, connector, position, source_record_id, reason, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		q.ID, q.Connector, q.Position, q.SourceRecordID, q.Reason, q.Sealed, ts(q.CreatedAt))
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *SQLite) Quarantine(ctx context.Context, q *Quarantined) error {
 }
 
 // QuarantineList implements QuarantineStore; an empty connector lists all.
-func (s *SQLite) QuarantineList(ctx context.Context, connector string) ([]Quarantined, error) {
+func (s *SQL) QuarantineList(ctx context.Context, connector string) ([]Quarantined, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, connector, position, source_record_id, reason, created_at FROM quarantine
 		WHERE ? = '' OR connector = ? ORDER BY created_at, id`, connector, connector)
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *SQLite) QuarantineList(ctx context.Context, connector string) ([]Quaran
 }
 
 // QuarantineGet implements QuarantineStore.
-func (s *SQLite) QuarantineGet(ctx context.Context, id string) (*Quarantined, error) {
+func (s *SQL) QuarantineGet(ctx context.Context, id string) (*Quarantined, error) {
 	var (
 		q  Quarantined
 		at string
@@ -84,7 +84,7 @@ func (s *SQLite) QuarantineGet(ctx context.Context, id string) (*Quarantined, er
 }
 
 // QuarantineDelete implements QuarantineStore.
-func (s *SQLite) QuarantineDelete(ctx context.Context, id string) error {
+func (s *SQL) QuarantineDelete(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM quarantine WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("%w: delete from quarantine: %w", ErrUnavailable, err)
@@ -102,10 +102,10 @@ type CursorStore interface {
 	SetCursor(ctx context.Context, connector, value string) error
 }
 
-var _ CursorStore = (*SQLite)(nil)
+var _ CursorStore = (*SQL)(nil)
 
 // Cursor implements CursorStore.
-func (s *SQLite) Cursor(ctx context.Context, connector string) (string, error) {
+func (s *SQL) Cursor(ctx context.Context, connector string) (string, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, `SELECT value FROM cursors WHERE connector = ?`, connector).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -118,7 +118,7 @@ func (s *SQLite) Cursor(ctx context.Context, connector string) (string, error) {
 }
 
 // SetCursor implements CursorStore.
-func (s *SQLite) SetCursor(ctx context.Context, connector, value string) error {
+func (s *SQL) SetCursor(ctx context.Context, connector, value string) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors (connector, value) VALUES (?, ?) ON CONFLICT (connector) DO UPDATE SET value = excluded.value`, connector, value)
 	if err != nil {
 		return fmt.Errorf("%w: write cursor: %w", ErrUnavailable, err)

@@ -20,15 +20,20 @@ import (
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
-// SQLite is the embedded store: one file, WAL journal, every commit synced.
-type SQLite struct {
-	db *sql.DB
+// SQL is the store on a SQL database: SQLite, the embedded default (one
+// file, WAL journal, every commit synced), or PostgreSQL, shared by several
+// gateway replicas. The statements are the same; where the databases differ
+// (locking, placeholders, unique-violation errors), the dialect decides.
+type SQL struct {
+	db        *dbx
+	pg        bool
+	closePool func() // PostgreSQL's pool, closed after the database handle
 }
 
-var _ Store = (*SQLite)(nil)
+var _ Store = (*SQL)(nil)
 
 // OpenSQLite opens (creating if needed) the database file and applies migrations.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -56,13 +61,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return &SQLite{db: db}, nil
+	return &SQL{db: &dbx{DB: db}}, nil
 }
 
 // Release implements Store.
-func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error {
+func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
 	var dup *DuplicateError
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txx) error {
 		if m.SourceRecordID != "" {
 			var err error
 			if dup, err = recordSubmission(ctx, tx, m); err != nil || dup != nil {
@@ -71,7 +76,7 @@ func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error 
 		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, m.CreatedAt.UTC().Format(time.RFC3339Nano), m.Payload)
+			m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload)
 		if err != nil {
 			return fmt.Errorf("write outbox: %w", err)
 		}
@@ -80,12 +85,18 @@ func (s *SQLite) Release(ctx context.Context, m *Message, e *audit.Entry) error 
 	if err == nil && dup != nil {
 		return dup
 	}
+	if m.SourceRecordID != "" && isUniqueViolation(err) {
+		// Another replica released the same record at the same moment.
+		if latest, lerr := s.LatestSubmission(ctx, m.Source, m.SourceRecordID, m.Destination, m.Purpose); lerr == nil && latest.ContentHash == m.ContentHash {
+			return &DuplicateError{Existing: *latest}
+		}
+	}
 	return err
 }
 
 // recordSubmission writes the next version of a source record, or returns
 // the latest one when its content is the same.
-func recordSubmission(ctx context.Context, tx *sql.Tx, m *Message) (*DuplicateError, error) {
+func recordSubmission(ctx context.Context, tx *txx, m *Message) (*DuplicateError, error) {
 	latest, err := latestSubmission(ctx, tx, m.Source, m.SourceRecordID, m.Destination, m.Purpose)
 	version := 1
 	switch {
@@ -122,7 +133,7 @@ func latestSubmission(ctx context.Context, q interface {
 }
 
 // LatestSubmission implements Store.
-func (s *SQLite) LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error) {
+func (s *SQL) LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error) {
 	sub, err := latestSubmission(ctx, s.db, source, sourceRecordID, destination, purpose)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -131,11 +142,17 @@ func (s *SQLite) LatestSubmission(ctx context.Context, source, sourceRecordID, d
 }
 
 // Audit implements Store.
-func (s *SQLite) Audit(ctx context.Context, e *audit.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, e) })
+func (s *SQL) Audit(ctx context.Context, e *audit.Entry) error {
+	return s.inTx(ctx, func(tx *txx) error { return appendAudit(ctx, tx, e) })
 }
 
-func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
+	if tx.pg {
+		// One chain for every replica: appends take turns.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7277)`); err != nil {
+			return fmt.Errorf("lock the audit chain: %w", err)
+		}
+	}
 	if err := linkSubject(ctx, tx, e); err != nil {
 		return err
 	}
@@ -160,7 +177,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.DecisionID, e.Time.Format(time.RFC3339Nano), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject)
+		e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject)
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
@@ -169,7 +186,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 
 // linkSubject resolves the entry's match keys to a person and records the
 // keys not yet linked.
-func linkSubject(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
 	if len(e.SubjectKeys) == 0 {
 		return nil
 	}
@@ -212,7 +229,7 @@ func linkedPerson(ctx context.Context, q interface {
 }
 
 // Person implements StatusStore.
-func (s *SQLite) Person(ctx context.Context, keys []string) (string, error) {
+func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
 	p, err := linkedPerson(ctx, s.db, keys)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -223,11 +240,12 @@ func (s *SQLite) Person(ctx context.Context, keys []string) (string, error) {
 	return p, nil
 }
 
-func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
+	stx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
+	tx := &txx{Tx: stx, pg: s.pg}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -239,7 +257,7 @@ func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // Inbox implements Store.
-func (s *SQLite) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
+func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, source, destination, purpose, decision_id, created_at, payload FROM outbox
 		 WHERE destination = ? AND acked_at IS NULL ORDER BY seq LIMIT ?`, destination, limit)
@@ -256,7 +274,7 @@ func (s *SQLite) Inbox(ctx context.Context, destination string, limit int) ([]Me
 		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created, &m.Payload); err != nil {
 			return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
 		}
-		m.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+		m.CreatedAt = parseTS(created)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -266,12 +284,12 @@ func (s *SQLite) Inbox(ctx context.Context, destination string, limit int) ([]Me
 }
 
 // Ack implements Store.
-func (s *SQLite) Ack(ctx context.Context, destination string, ids []string) (int, error) {
+func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	args := make([]any, 0, len(ids)+2)
-	args = append(args, time.Now().UTC().Format(time.RFC3339Nano), destination)
+	args = append(args, ts(time.Now()), destination)
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -285,7 +303,7 @@ func (s *SQLite) Ack(ctx context.Context, destination string, ids []string) (int
 }
 
 // AuditLog implements Store.
-func (s *SQLite) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
+func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT entry FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
@@ -307,7 +325,7 @@ func (s *SQLite) AuditLog(ctx context.Context, after int64, limit int) ([]audit.
 }
 
 // Ping implements Store.
-func (s *SQLite) Ping(ctx context.Context) error {
+func (s *SQL) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -315,12 +333,18 @@ func (s *SQLite) Ping(ctx context.Context) error {
 }
 
 // Close implements Store.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *SQL) Close() error {
+	err := s.db.Close()
+	if s.closePool != nil {
+		s.closePool()
+	}
+	return err
+}
 
 // AuditBatch appends entries in one transaction: one durable commit for many
 // entries (group commit).
-func (s *SQLite) AuditBatch(ctx context.Context, entries []*audit.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *SQL) AuditBatch(ctx context.Context, entries []*audit.Entry) error {
+	return s.inTx(ctx, func(tx *txx) error {
 		for _, e := range entries {
 			if err := appendAudit(ctx, tx, e); err != nil {
 				return err

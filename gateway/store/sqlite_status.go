@@ -11,9 +11,10 @@ import (
 	"github.com/tumarproject/tumar/gateway/audit"
 )
 
-var _ StatusStore = (*SQLite)(nil)
+var _ StatusStore = (*SQL)(nil)
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// ts writes times at a fixed width, so that they sort as text.
+func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 func parseTS(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
@@ -21,8 +22,8 @@ func parseTS(s string) time.Time {
 }
 
 // RecordStatus implements StatusStore.
-func (s *SQLite) RecordStatus(ctx context.Context, st *Status, e *audit.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *SQL) RecordStatus(ctx context.Context, st *Status, e *audit.Entry) error {
+	return s.inTx(ctx, func(tx *txx) error {
 		if err := linkSubject(ctx, tx, e); err != nil {
 			return err
 		}
@@ -59,7 +60,7 @@ func scanStatus(row interface{ Scan(...any) error }) (*Status, error) {
 }
 
 // CurrentStatus implements StatusStore.
-func (s *SQLite) CurrentStatus(ctx context.Context, keys []string) (*Status, error) {
+func (s *SQL) CurrentStatus(ctx context.Context, keys []string) (*Status, error) {
 	if len(keys) == 0 {
 		return nil, ErrNotFound
 	}
@@ -80,7 +81,7 @@ func (s *SQLite) CurrentStatus(ctx context.Context, keys []string) (*Status, err
 }
 
 // StatusHistory implements StatusStore: every decision, oldest first.
-func (s *SQLite) StatusHistory(ctx context.Context, person string) ([]Status, error) {
+func (s *SQL) StatusHistory(ctx context.Context, person string) ([]Status, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE person = ? ORDER BY recorded_at, id`, person)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read statuses: %w", ErrUnavailable, err)
@@ -98,8 +99,8 @@ func (s *SQLite) StatusHistory(ctx context.Context, person string) ([]Status, er
 }
 
 // IssueToken implements StatusStore.
-func (s *SQLite) IssueToken(ctx context.Context, t *Token, e *audit.Entry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *SQL) IssueToken(ctx context.Context, t *Token, e *audit.Entry) error {
+	return s.inTx(ctx, func(tx *txx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO tokens (jti, person, status_id, issuer, audience, purpose, subject, issued_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.JTI, t.Person, t.StatusID, t.Issuer, t.Audience, t.Purpose, t.Subject, ts(t.IssuedAt), ts(t.ExpiresAt), string(TokenIssued))
@@ -130,7 +131,7 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 }
 
 // Token implements StatusStore.
-func (s *SQLite) Token(ctx context.Context, jti string) (*Token, error) {
+func (s *SQL) Token(ctx context.Context, jti string) (*Token, error) {
 	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE jti = ?`, jti))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -142,26 +143,26 @@ func (s *SQLite) Token(ctx context.Context, jti string) (*Token, error) {
 }
 
 // RedeemToken implements StatusStore.
-func (s *SQLite) RedeemToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error) {
+func (s *SQL) RedeemToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error) {
 	return s.changeToken(ctx, jti, at, e, TokenRedeemed)
 }
 
 // RevokeToken implements StatusStore. Revoking a redeemed or revoked token is
 // refused with ErrReplay or ErrRevoked.
-func (s *SQLite) RevokeToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error) {
+func (s *SQL) RevokeToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error) {
 	return s.changeToken(ctx, jti, at, e, TokenRevoked)
 }
 
 // changeToken moves an issued token to its final state, or records why it
 // could not, in one transaction with the audit entry.
-func (s *SQLite) changeToken(ctx context.Context, jti string, at time.Time, e *audit.Entry, to TokenState) (*Token, error) {
+func (s *SQL) changeToken(ctx context.Context, jti string, at time.Time, e *audit.Entry, to TokenState) (*Token, error) {
 	var (
 		t       *Token
 		refusal error
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txx) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE jti = ?`, jti))
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE jti = ?`+forUpdate(tx.pg), jti))
 		if errors.Is(err, sql.ErrNoRows) {
 			refusal = ErrNotFound
 			return nil // nothing to audit against
@@ -199,7 +200,7 @@ func (s *SQLite) changeToken(ctx context.Context, jti string, at time.Time, e *a
 }
 
 // refusal says why a token cannot move from issued to the given state.
-func (s *SQLite) refusal(ctx context.Context, tx *sql.Tx, t *Token, at time.Time, to TokenState) error {
+func (s *SQL) refusal(ctx context.Context, tx *txx, t *Token, at time.Time, to TokenState) error {
 	switch t.State {
 	case TokenRedeemed:
 		return ErrReplay

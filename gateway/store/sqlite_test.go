@@ -10,7 +10,7 @@ import (
 	"github.com/tumarproject/tumar/gateway/audit"
 )
 
-func openTemp(t *testing.T) *SQLite {
+func openTemp(t *testing.T) *SQL {
 	t.Helper()
 	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
 	if err != nil {
