@@ -90,4 +90,5 @@ type Gateway interface {
 	CaseStore
 	CursorStore
 	AuditStore
+	Claimer
 }

@@ -49,6 +49,39 @@ func RunConnectors(t *testing.T, newStore func(t *testing.T) Full) {
 		}
 	})
 
+	t.Run("claims", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			if err := s.Release(ctx, message(i, "errp"), entry(i, "errp")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := s.Claim(ctx, "errp", "replica-a", 3, time.Minute)
+		if err != nil || len(a) != 3 || a[0].ID != "m0" {
+			t.Fatalf("replica a claimed %d: %v", len(a), err)
+		}
+		b, _ := s.Claim(ctx, "errp", "replica-b", 10, time.Minute)
+		if len(b) != 2 || b[0].ID != "m3" {
+			t.Fatalf("replica b claimed %+v: records held by a were handed out again", b)
+		}
+		if none, _ := s.Claim(ctx, "errp", "replica-c", 10, time.Minute); len(none) != 0 {
+			t.Fatal("a third replica got claimed records")
+		}
+		// Replica a dies: its lease runs out and its records are handed out again.
+		short, _ := s.Claim(ctx, "errp", "replica-a", 3, -time.Second)
+		if len(short) != 3 {
+			t.Fatalf("replica a could not take its own claims again: %d", len(short))
+		}
+		again, _ := s.Claim(ctx, "errp", "replica-c", 10, time.Minute)
+		if len(again) != 3 {
+			t.Fatalf("expired claims: %d handed out, want 3", len(again))
+		}
+		s.Ack(ctx, "errp", []string{again[0].ID})
+		if left, _ := s.Claim(ctx, "errp", "replica-c", 10, time.Minute); len(left) != 2 {
+			t.Fatalf("an acknowledged record was claimed again: %d", len(left))
+		}
+	})
+
 	t.Run("quarantine", func(t *testing.T) {
 		s := newStore(t)
 		q := &store.Quarantined{ID: "q1", Connector: "ngo-csv", Position: "row 12", SourceRecordID: "CASE-7", Reason: "field prs_Birthdate: not a date",
