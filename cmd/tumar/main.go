@@ -12,15 +12,19 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(mainCode(os.Args[1:])) }
+
+// mainCode runs the command line and returns the exit code; the tests run
+// it as a separate process too, as several gateway replicas.
+func mainCode(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	err := run(ctx, log, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
+	if err := run(ctx, log, args, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tumar:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer) error {

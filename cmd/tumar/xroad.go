@@ -56,6 +56,7 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 	x := &cobra.Command{Use: "xroad", Short: "Exchange with the crime register through Tunduk (X-Road)"}
 	var cfgPath string
 	var max int
+	var lease time.Duration
 	deliver := &cobra.Command{
 		Use:   "deliver",
 		Short: "Send the crime register's released referrals as crime reports through the security server",
@@ -77,7 +78,8 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 				return err
 			}
 			defer app.Close()
-			st, err := connectors.Deliver(cmd.Context(), app.Store, cfg.XRoad.ERRPAgency, conn, max)
+			host, _ := os.Hostname()
+			st, err := connectors.DeliverAs(cmd.Context(), app.Store, cfg.XRoad.ERRPAgency, conn, max, fmt.Sprintf("%s/%d", host, os.Getpid()), lease)
 			if st != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "delivered %d crime reports; %d refused by the register\n", st.Delivered, len(st.Refused))
 				for _, r := range st.Refused {
@@ -89,6 +91,7 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 	}
 	deliver.Flags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file")
 	deliver.Flags().IntVar(&max, "max", 1000, "most records to deliver in this run")
+	deliver.Flags().DurationVar(&lease, "lease", connectors.Lease, "how long this run holds the records it claimed (longer than one delivery takes)")
 	var limit int
 	poll := &cobra.Command{
 		Use:   "poll-export",

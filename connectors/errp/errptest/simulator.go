@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -34,7 +35,9 @@ type Register struct {
 	clients  []string
 	down     bool
 	badHash  bool
+	delay    time.Duration
 	nextCase int
+	seen     map[string]int // report id -> times received
 }
 
 // Start runs the simulator with the security server's certificate; tlsCfg
@@ -56,6 +59,20 @@ func Start(t testing.TB, service errp.ServiceID, tlsCfg *tls.Config) *Register {
 // SetDown makes the security server answer 503.
 func (r *Register) SetDown(down bool) { r.mu.Lock(); r.down = down; r.mu.Unlock() }
 
+// SetDelay makes each report take d to answer.
+func (r *Register) SetDelay(d time.Duration) { r.mu.Lock(); r.delay = d; r.mu.Unlock() }
+
+// Received returns how many times each report id arrived.
+func (r *Register) Received() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range r.seen {
+		out[k] = v
+	}
+	return out
+}
+
 // SetBadHash makes answers carry a wrong X-Road-Request-Hash.
 func (r *Register) SetBadHash(bad bool) { r.mu.Lock(); r.badHash = bad; r.mu.Unlock() }
 
@@ -74,6 +91,10 @@ func (r *Register) Clients() []string {
 }
 
 func (r *Register) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	delay := r.delay
+	r.mu.Unlock()
+	time.Sleep(delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down {
@@ -95,6 +116,10 @@ func (r *Register) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.reports = append(r.reports, rep)
+	if r.seen == nil {
+		r.seen = map[string]int{}
+	}
+	r.seen[rep.ReportID]++
 	r.clients = append(r.clients, req.Header.Get(errp.HeaderClient))
 	r.nextCase++
 	hash := errp.RequestHash(body)
