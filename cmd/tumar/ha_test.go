@@ -44,7 +44,7 @@ type cluster struct {
 	procs []*exec.Cmd
 }
 
-func startCluster(t *testing.T, replicas int) *cluster {
+func startCluster(t testing.TB, replicas int) *cluster {
 	t.Helper()
 	dsn := storetest.PostgresDSN(t)
 	t.Setenv("TUMAR_HA_DSN", dsn)
@@ -83,7 +83,7 @@ func startCluster(t *testing.T, replicas int) *cluster {
 	return c
 }
 
-func edit(t *testing.T, path string, f func(map[string]any)) {
+func edit(t testing.TB, path string, f func(map[string]any)) {
 	t.Helper()
 	raw, _ := os.ReadFile(path)
 	var doc map[string]any
@@ -95,7 +95,7 @@ func edit(t *testing.T, path string, f func(map[string]any)) {
 	os.WriteFile(path, b, 0o600)
 }
 
-func waitReady(t *testing.T, port string) {
+func waitReady(t testing.TB, port string) {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: time.Second}
 	for i := 0; ; i++ {

@@ -20,7 +20,7 @@ import (
 	"github.com/tumarproject/tumar/crypto/keys/vaulttest"
 )
 
-func tumar(t *testing.T, args ...string) (string, error) {
+func tumar(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	err := run(context.Background(), slog.New(slog.DiscardHandler), args, &out)
@@ -116,7 +116,7 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
