@@ -22,7 +22,7 @@ var text = map[string]map[string]string{
 		"reasons": "Reasons", "details": "Details", "hash": "Hash", "prev_hash": "Previous hash", "back": "Back to the list",
 		"forbidden": "Only privacy officers (the auditor role) may open these pages.", "bad_filter": "The filter is not valid",
 		"not_found": "No such decision.", "fields": "Fields",
-		"keep":      "released as it is", "pseudonymise": "replaced by a pseudonym in the recipient's own domain",
+		"keep": "released as it is", "pseudonymise": "replaced by a pseudonym in the recipient's own domain",
 		"generalise": "made coarser: year, age band or region", "redact": "not released",
 	},
 	"ru": {
@@ -37,7 +37,7 @@ var text = map[string]map[string]string{
 		"reasons": "Причины", "details": "Подробности", "hash": "Хэш", "prev_hash": "Предыдущий хэш", "back": "К списку",
 		"forbidden": "Эти страницы доступны только специалистам по защите данных (роль аудитора).", "bad_filter": "Неверный фильтр",
 		"not_found": "Такого решения нет.", "fields": "Поля",
-		"keep":      "передано как есть", "pseudonymise": "заменено псевдонимом в собственном домене получателя",
+		"keep": "передано как есть", "pseudonymise": "заменено псевдонимом в собственном домене получателя",
 		"generalise": "огрублено: год, возрастная группа или регион", "redact": "не передано",
 	},
 	"ky": {
@@ -52,7 +52,7 @@ var text = map[string]map[string]string{
 		"reasons": "Себептер", "details": "Кошумча", "hash": "Хэш", "prev_hash": "Мурунку хэш", "back": "Тизмеге кайтуу",
 		"forbidden": "Бул беттерди маалыматтарды коргоо адистери гана (аудитор ролу) ача алат.", "bad_filter": "Чыпка туура эмес",
 		"not_found": "Мындай чечим жок.", "fields": "Талаалар",
-		"keep":      "ошол бойдон берилди", "pseudonymise": "алуучунун өз доменинде псевдоним менен алмаштырылды",
+		"keep": "ошол бойдон берилди", "pseudonymise": "алуучунун өз доменинде псевдоним менен алмаштырылды",
 		"generalise": "жалпыланды: жыл, курак тобу же аймак", "redact": "берилген жок",
 	},
 }
