@@ -22,6 +22,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -125,11 +127,23 @@ var (
 )
 
 // Engine evaluates the prepared release query. It is safe for concurrent use.
+//
+// Field-release decisions are cached: a decision reads only the parties, the
+// purpose, the legal basis and the fields' names, classes, kinds and
+// generalisations, and an Engine holds one policy revision, so the same input
+// gives the same decision. Cached decisions are shared and must not be
+// modified.
 type Engine struct {
 	query    rego.PreparedEvalQuery
 	status   rego.PreparedEvalQuery
 	revision string
+	cache    atomic.Pointer[sync.Map] // input key -> *Decision
+	cached   atomic.Int64             // entries in the current map
+	noCache  bool
 }
+
+// cacheLimit bounds the decision cache; when full it starts afresh.
+const cacheLimit = 50000
 
 // Modules are Rego sources by file name.
 type Modules map[string]string
@@ -215,6 +229,7 @@ func New(ctx context.Context, mods Modules) (*Engine, error) {
 		return pq, nil
 	}
 	e := &Engine{revision: mods.Revision()}
+	e.cache.Store(&sync.Map{})
 	if e.query, err = prepare(Query); err != nil {
 		return nil, err
 	}
@@ -272,8 +287,58 @@ func (e *Engine) Authorize(ctx context.Context, in *StatusInput) (string, error)
 func (e *Engine) Revision() string { return e.revision }
 
 // Decide evaluates the policy for one exchange. A denial is a Decision with
-// Allow false; an error means the policy could not answer and nothing may leave.
+// Allow false; an error means the policy could not answer and nothing may
+// leave. Errors are never cached.
 func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
+	if e.noCache {
+		return e.decide(ctx, in)
+	}
+	key := in.key()
+	m := e.cache.Load()
+	if d, ok := m.Load(key); ok {
+		return d.(*Decision), nil
+	}
+	d, err := e.decide(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if e.cached.Add(1) > cacheLimit {
+		e.cache.Store(&sync.Map{})
+		e.cached.Store(1)
+		m = e.cache.Load()
+	}
+	m.Store(key, d)
+	return d, nil
+}
+
+// WithoutCache returns an engine that evaluates every decision afresh, for
+// proving the cache changes nothing.
+func (e *Engine) WithoutCache() *Engine {
+	return &Engine{query: e.query, status: e.status, revision: e.revision, noCache: true}
+}
+
+// key is everything a decision reads, in a canonical form.
+func (in *Input) key() string {
+	var b strings.Builder
+	b.Grow(64 + 48*len(in.Fields))
+	for _, s := range []string{in.Source.ID, in.Source.Type, in.Destination.ID, in.Destination.Type, in.Purpose, in.LegalBasis} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	for _, f := range in.Fields {
+		b.WriteString(f.Name)
+		b.WriteByte(1)
+		b.WriteString(f.Class)
+		b.WriteByte(1)
+		b.WriteString(f.Kind)
+		b.WriteByte(1)
+		b.WriteString(f.Generalization)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func (e *Engine) decide(ctx context.Context, in *Input) (*Decision, error) {
 	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in.value()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEvaluation, err)

@@ -143,11 +143,13 @@ decision := {"allow": true, "rule": "r", "fields": {"prs_FirstName": {"action": 
 	}
 }
 
+// BenchmarkDecide is one uncached decision.
 func BenchmarkDecide(b *testing.B) {
-	e, err := New(context.Background(), Default())
+	e0, err := New(context.Background(), Default())
 	if err != nil {
 		b.Fatal(err)
 	}
+	e := e0.WithoutCache()
 	in := referral(police, "criminal-referral", "kg-law-trafficking-in-persons")
 	ctx := context.Background()
 	b.ReportAllocs()
