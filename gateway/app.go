@@ -86,6 +86,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	ex.tokens = status
+	ex.GroupCommit()
 	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex, Status: status}
 	srv := NewServer(cfg, ex, status, st, log, m, reg, a.ready)
 	a.api = srv
@@ -203,6 +204,7 @@ func (a *App) VerifyAudit(ctx context.Context) (*audit.Report, error) {
 // Close releases what Open took, for an App that was never served (a
 // connector run, say).
 func (a *App) Close() error {
+	a.Exchange.Close()
 	if c, ok := a.Keys.(interface{ Close() }); ok {
 		c.Close()
 	}
@@ -265,6 +267,7 @@ func (a *App) Serve(ctx context.Context) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	a.Exchange.Close()
 	if c, ok := a.Keys.(interface{ Close() }); ok {
 		c.Close()
 	}

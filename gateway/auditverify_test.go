@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -131,9 +130,11 @@ func TestVerifyLogFindsARewrittenChain(t *testing.T) {
 		if entries[i].Seq == 3 {
 			entries[i].Destination = "consulate"
 		}
-		entries[i].Seal(entries[i].Seq, prev)
+		body, err := entries[i].Seal(entries[i].Seq, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
 		prev = entries[i].Hash
-		body, _ := jsonMarshal(entries[i])
 		f.exec(t, `UPDATE audit SET entry = ?, hash = ? WHERE seq = ?`, body, entries[i].Hash, entries[i].Seq)
 	}
 	rep := f.verify(t)
@@ -161,5 +162,3 @@ func TestRetentionBehindASignedTruncation(t *testing.T) {
 		t.Fatalf("after a new entry: %+v", rep)
 	}
 }
-
-func jsonMarshal(e audit.Entry) ([]byte, error) { return json.Marshal(e) }

@@ -52,3 +52,26 @@ func BenchmarkRedeem(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExchangeParallel is the in-process exchange with 32 goroutines
+// per core and group commit: every exchange is durable and audited before it
+// is acknowledged, but concurrent ones share transactions.
+func BenchmarkExchangeParallel(b *testing.B) {
+	f := newFixture(b)
+	f.ex.store = f.store.Store // the real store, which commits batches
+	f.ex.release = f.store.Store.Release
+	f.ex.GroupCommit()
+	defer f.ex.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		sub := sampleSubmission(b, "errp")
+		for pb.Next() {
+			if _, err := f.ex.Exchange(ctx, sub); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+}

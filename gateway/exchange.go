@@ -85,6 +85,26 @@ type Exchanger struct {
 	tokens  *StatusService // resolves status tokens presented instead of an identity; nil disables them
 	metrics *Metrics
 	now     func() time.Time
+	// release commits a release and its audit entry: the store directly, or
+	// the group committer.
+	release func(ctx context.Context, m *store.Message, e *audit.Entry) error
+	commit  *committer
+}
+
+// GroupCommit makes concurrent releases share durable transactions, when the
+// store can commit batches. Close stops it.
+func (x *Exchanger) GroupCommit() {
+	if b, ok := x.store.(batchReleaser); ok && x.commit == nil {
+		x.commit = newCommitter(b)
+		x.release = x.commit.release
+	}
+}
+
+// Close stops the group committer, after the releases it holds.
+func (x *Exchanger) Close() {
+	if x.commit != nil {
+		x.commit.close()
+	}
 }
 
 // NewExchanger wires the pipeline. Every configured domain must have keys:
@@ -103,7 +123,7 @@ func NewExchanger(ctx context.Context, cfg *config.Config, k keys.Pseudonymizer,
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("gateway: %w", errors.Join(missing...))
 	}
-	return &Exchanger{cfg: cfg, keys: k, policy: p, store: s, metrics: m, now: time.Now}, nil
+	return &Exchanger{cfg: cfg, keys: k, policy: p, store: s, metrics: m, now: time.Now, release: s.Release}, nil
 }
 
 // Exchange runs one submission through the pipeline. On a denial it returns an
@@ -166,7 +186,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload,
 		SourceRecordID: sub.SourceRecordID, ContentHash: contentHash}
-	if err := x.store.Release(ctx, msg, entry); err != nil {
+	if err := x.release(ctx, msg, entry); err != nil {
 		var de *store.DuplicateError
 		if errors.As(err, &de) {
 			return duplicateReceipt(&de.Existing, dec.Revision), nil

@@ -68,17 +68,21 @@ type Entry struct {
 	Hash     []byte            `json:"hash,omitempty"`
 }
 
-// Seal sets the entry's sequence number and previous hash and computes its hash.
-func (e *Entry) Seal(seq int64, prev []byte) error {
+// Seal sets the entry's sequence number and previous hash and computes its
+// hash. It returns the JSON form that was hashed (the entry without its
+// hash), which is what a store keeps.
+func (e *Entry) Seal(seq int64, prev []byte) ([]byte, error) {
 	e.Seq = seq
 	e.PrevHash = prev
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	h, err := e.digest()
+	e.Hash = nil
+	body, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("audit: encode entry: %w", err)
 	}
-	e.Hash = h
-	return nil
+	sum := sha256.Sum256(body)
+	e.Hash = sum[:]
+	return body, nil
 }
 
 func (e *Entry) digest() ([]byte, error) {

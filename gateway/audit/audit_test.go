@@ -15,7 +15,7 @@ func chain(t *testing.T, n int) []Entry {
 	for i := range out {
 		out[i] = Entry{DecisionID: fmt.Sprintf("d%d", i), Time: time.Now(), Event: "exchange", Source: "ngo", Destination: "errp", Outcome: Released,
 			Fields: []FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r"}}}
-		if err := out[i].Seal(int64(i+1), prev); err != nil {
+		if _, err := out[i].Seal(int64(i+1), prev); err != nil {
 			t.Fatal(err)
 		}
 		prev = out[i].Hash

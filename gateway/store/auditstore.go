@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,23 +72,19 @@ func (s *SQL) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, err
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT entry FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: search audit: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	var out []audit.Entry
 	for rows.Next() && len(out) < limit {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("%w: search audit: %w", ErrUnavailable, err)
-		}
-		var e audit.Entry
-		if err := json.Unmarshal(body, &e); err != nil {
-			return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
 		}
 		if (q.Event == "" || e.Event == q.Event) && (q.Field == "" || e.HasField(q.Field)) {
-			out = append(out, e)
+			out = append(out, *e)
 		}
 	}
 	return out, rows.Err()

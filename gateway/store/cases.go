@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,19 +39,11 @@ var _ CaseStore = (*SQL)(nil)
 
 // ReleasedEntry implements CaseStore.
 func (s *SQL) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.Entry, error) {
-	var body []byte
-	err := s.db.QueryRowContext(ctx, `SELECT a.entry FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID).Scan(&body)
+	e, err := scanEntry(s.db.QueryRowContext(ctx, `SELECT a.entry, a.hash FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: read exchange: %w", ErrUnavailable, err)
-	}
-	var e audit.Entry
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
-	}
-	return &e, nil
+	return e, err
 }
 
 // RecordCaseEvent implements CaseStore.

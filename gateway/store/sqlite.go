@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -66,27 +67,48 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 
 // Release implements Store.
 func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
-	var dup *DuplicateError
+	var relErr error
 	err := s.inTx(ctx, func(tx *txx) error {
-		if m.SourceRecordID != "" {
-			var err error
-			if dup, err = recordSubmission(ctx, tx, m); err != nil || dup != nil {
-				return err
-			}
+		relErr = releaseIn(ctx, tx, m, e)
+		var dup *DuplicateError
+		if errors.As(relErr, &dup) {
+			return nil // nothing was written; commit the empty transaction
 		}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload)
-		if err != nil {
-			return fmt.Errorf("write outbox: %w", err)
-		}
-		return appendAudit(ctx, tx, e)
+		return relErr
 	})
-	if err == nil && dup != nil {
+	var dup *DuplicateError
+	if errors.As(relErr, &dup) {
 		return dup
 	}
+	return s.duplicateOf(ctx, m, err)
+}
+
+// releaseIn writes a release inside a transaction: the submission (when
+// idempotent), the outbox row and the audit entry. A duplicate writes nothing
+// and returns a *DuplicateError.
+func releaseIn(ctx context.Context, tx *txx, m *Message, e *audit.Entry) error {
+	if m.SourceRecordID != "" {
+		dup, err := recordSubmission(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if dup != nil {
+			return dup
+		}
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload)
+	if err != nil {
+		return fmt.Errorf("write outbox: %w", err)
+	}
+	return appendAudit(ctx, tx, e)
+}
+
+// duplicateOf turns a unique-key conflict on a submission (another replica
+// released the same record at the same moment) into a *DuplicateError.
+func (s *SQL) duplicateOf(ctx context.Context, m *Message, err error) error {
 	if m.SourceRecordID != "" && isUniqueViolation(err) {
-		// Another replica released the same record at the same moment.
 		if latest, lerr := s.LatestSubmission(ctx, m.Source, m.SourceRecordID, m.Destination, m.Purpose); lerr == nil && latest.ContentHash == m.ContentHash {
 			return &DuplicateError{Existing: *latest}
 		}
@@ -168,12 +190,9 @@ func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read audit head: %w", err)
 	}
-	if err := e.Seal(seq+1, prev); err != nil {
-		return err
-	}
-	body, err := json.Marshal(e)
+	body, err := e.Seal(seq+1, prev)
 	if err != nil {
-		return fmt.Errorf("encode audit entry: %w", err)
+		return err
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -202,10 +221,13 @@ func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
 	case person == "":
 		person = e.SubjectKeys[0]
 	}
+	args := make([]any, 0, 2*len(e.SubjectKeys))
 	for _, k := range e.SubjectKeys {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO links (key, person) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, k, person); err != nil {
-			return fmt.Errorf("write links: %w", err)
-		}
+		args = append(args, k, person)
+	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?),", len(e.SubjectKeys)), ",")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO links (key, person) VALUES `+values+` ON CONFLICT (key) DO NOTHING`, args...); err != nil {
+		return fmt.Errorf("write links: %w", err)
 	}
 	e.Subject = person
 	return nil
@@ -213,16 +235,31 @@ func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
 
 // linkedPerson is the person any of the keys is linked to, or "".
 func linkedPerson(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, keys []string) (string, error) {
-	for _, k := range keys {
-		var person string
-		err := q.QueryRowContext(ctx, `SELECT person FROM links WHERE key = ?`, k).Scan(&person)
-		if err == nil {
-			return person, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := q.QueryContext(ctx, `SELECT key, person FROM links WHERE key IN (`+placeholders(len(keys))+`)`, args...)
+	if err != nil {
+		return "", fmt.Errorf("read links: %w", err)
+	}
+	defer rows.Close()
+	found := map[string]string{}
+	for rows.Next() {
+		var k, p string
+		if err := rows.Scan(&k, &p); err != nil {
 			return "", fmt.Errorf("read links: %w", err)
+		}
+		found[k] = p
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read links: %w", err)
+	}
+	for _, k := range keys { // the first key that is linked decides, as before
+		if p, ok := found[k]; ok {
+			return p, nil
 		}
 	}
 	return "", nil
@@ -304,22 +341,18 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 
 // AuditLog implements Store.
 func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT entry FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	var out []audit.Entry
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
 		}
-		var e audit.Entry
-		if err := json.Unmarshal(body, &e); err != nil {
-			return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
-		}
-		out = append(out, e)
+		out = append(out, *e)
 	}
 	return out, rows.Err()
 }
@@ -352,4 +385,60 @@ func (s *SQL) AuditBatch(ctx context.Context, entries []*audit.Entry) error {
 		}
 		return nil
 	})
+}
+
+// Release is one message with its audit entry, for ReleaseBatch.
+type Release struct {
+	Message *Message
+	Entry   *audit.Entry
+}
+
+// ReleaseBatch commits many releases in one transaction (group commit): one
+// durable write for all of them. Each release is still all-or-nothing on its
+// own: it runs under a savepoint, so a release that fails (a duplicate, a
+// person conflict) is rolled back alone and reported in its slot of the
+// returned errors. If the transaction itself fails, every slot has the error.
+func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
+	errs := make([]error, len(rs))
+	err := s.inTx(ctx, func(tx *txx) error {
+		for i, r := range rs {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT release`); err != nil {
+				return err
+			}
+			if errs[i] = releaseIn(ctx, tx, r.Message, r.Entry); errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT release`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	for i, e := range errs {
+		if e != nil {
+			errs[i] = s.duplicateOf(ctx, rs[i].Message, e)
+		}
+	}
+	return errs
+}
+
+// scanEntry reads an entry stored as its hashed JSON form and its hash.
+func scanEntry(row interface{ Scan(...any) error }) (*audit.Entry, error) {
+	var body, hash []byte
+	if err := row.Scan(&body, &hash); err != nil {
+		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+	}
+	var e audit.Entry
+	if err := json.Unmarshal(body, &e); err != nil {
+		return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
+	}
+	e.Hash = hash
+	return &e, nil
 }

@@ -110,6 +110,62 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("group commit keeps each release on its own", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(interface {
+			ReleaseBatch(context.Context, []store.Release) []error
+		})
+		if !ok {
+			t.Fatalf("%T cannot commit releases in batches", s)
+		}
+		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
+			t.Fatal(err)
+		}
+		other := entry(9, "errp")
+		other.SubjectKeys, other.Subject = []string{"nb-A"}, "someone-else"
+		if err := s.Release(ctx, message(9, "errp"), withSubjectKeys(entry(8, "errp"), "nb-A")); err != nil {
+			t.Fatal(err)
+		}
+		rs := []store.Release{
+			{Message: message(1, "errp"), Entry: entry(1, "errp")},
+			{Message: message(0, "errp"), Entry: entry(2, "errp")}, // a duplicate id
+			{Message: message(3, "errp"), Entry: entry(3, "errp")},
+			{Message: message(4, "errp"), Entry: other}, // linked to another person already
+			{Message: message(5, "consulate"), Entry: entry(5, "consulate")},
+		}
+		errs := b.ReleaseBatch(ctx, rs)
+		if len(errs) != len(rs) {
+			t.Fatalf("%d results for %d releases", len(errs), len(rs))
+		}
+		for i, want := range []bool{true, false, true, false, true} {
+			if (errs[i] == nil) != want {
+				t.Errorf("release %d: err = %v, want success %v", i, errs[i], want)
+			}
+		}
+		if !errors.Is(errs[3], store.ErrOtherPerson) {
+			t.Errorf("release 3: err = %v, want ErrOtherPerson", errs[3])
+		}
+		log, err := s.AuditLog(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 5 {
+			t.Fatalf("audit has %d entries, want 5 (2 single + 3 from the batch)", len(log))
+		}
+		if err := audit.Verify(nil, log); err != nil {
+			t.Fatalf("the chain after a batch with failures does not verify: %v", err)
+		}
+		for i, e := range log[2:] {
+			if want := rs[[]int{0, 2, 4}[i]].Entry.DecisionID; e.DecisionID != want {
+				t.Errorf("entry %d is %s, want %s", e.Seq, e.DecisionID, want)
+			}
+		}
+		inbox, _ := s.Inbox(ctx, "errp", 10)
+		if len(inbox) != 4 { // m0, m9, m1, m3
+			t.Fatalf("errp inbox has %d messages, want 4", len(inbox))
+		}
+	})
+
 	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
@@ -123,6 +179,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("a failed release left %d audit entries, want 1", len(log))
 		}
 	})
+}
+
+func withSubjectKeys(e *audit.Entry, keys ...string) *audit.Entry {
+	e.SubjectKeys = keys
+	return e
 }
 
 func message(i int, dest string) *store.Message {
