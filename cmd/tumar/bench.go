@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,8 +14,8 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		quick, asJSON bool
-		only          string
+		quick, asJSON    bool
+		only, cpuprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -42,6 +44,17 @@ runs a scaled-down version in under a minute.`,
 			if !asJSON {
 				opt.Progress = func(s string) { fmt.Fprintf(cmd.ErrOrStderr(), "running (%s)...\n", s) }
 			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			rep, err := perf.Run(cmd.Context(), opt)
 			if err != nil {
 				return err
@@ -56,6 +69,7 @@ runs a scaled-down version in under a minute.`,
 	}
 	cmd.Flags().BoolVar(&quick, "quick", false, "run a scaled-down version (under a minute)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as one JSON object")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	cmd.Flags().StringVar(&only, "only", "", "run only these scenarios, comma-separated (a,b,c,d,e)")
 	return cmd
 }

@@ -38,6 +38,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "wal_autocheckpoint(10000)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
@@ -62,7 +63,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return &SQL{db: &dbx{DB: db}}, nil
+	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}}, nil
 }
 
 // Release implements Store.
@@ -178,19 +179,14 @@ func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
 	if err := linkSubject(ctx, tx, e); err != nil {
 		return err
 	}
-	var (
-		seq  int64
-		prev []byte
-	)
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if errors.Is(err, sql.ErrNoRows) {
-		// An empty log continues from its last truncation, if any.
-		err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM checkpoints WHERE kind = 'truncation' ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if tx.head == nil {
+		h, err := readHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		tx.head = h
 	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read audit head: %w", err)
-	}
-	body, err := e.Seal(seq+1, prev)
+	body, err := e.Seal(tx.head.seq+1, tx.head.hash)
 	if err != nil {
 		return err
 	}
@@ -198,9 +194,25 @@ func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
 		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject)
 	if err != nil {
+		tx.head = nil // unknown until read again
 		return fmt.Errorf("write audit entry: %w", err)
 	}
+	tx.head = &auditHead{seq: e.Seq, hash: e.Hash}
 	return nil
+}
+
+// readHead reads the audit chain's last entry.
+func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
+	h := &auditHead{}
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&h.seq, &h.hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		// An empty log continues from its last truncation, if any.
+		err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM checkpoints WHERE kind = 'truncation' ORDER BY seq DESC LIMIT 1`).Scan(&h.seq, &h.hash)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read audit head: %w", err)
+	}
+	return h, nil
 }
 
 // linkSubject resolves the entry's match keys to a person and records the
@@ -278,11 +290,10 @@ func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
 }
 
 func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
-	stx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
-	tx := &txx{Tx: stx, pg: s.pg}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -367,6 +378,7 @@ func (s *SQL) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	s.db.stmts.close()
 	err := s.db.Close()
 	if s.closePool != nil {
 		s.closePool()
@@ -395,20 +407,59 @@ type Release struct {
 
 // ReleaseBatch commits many releases in one transaction (group commit): one
 // durable write for all of them. Each release is still all-or-nothing on its
-// own: it runs under a savepoint, so a release that fails (a duplicate, a
-// person conflict) is rolled back alone and reported in its slot of the
-// returned errors. If the transaction itself fails, every slot has the error.
+// own. The batch is first tried as it comes; if any release in it fails (a
+// duplicate, a person conflict), that attempt is rolled back whole and the
+// batch is written again with each release under a savepoint, so the failed
+// one is rolled back alone and reported in its slot of the returned errors.
+// If the transaction itself fails, every slot has the error.
 func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
+	saved := make([]Release, len(rs))
+	for i, r := range rs {
+		m, e := *r.Message, *r.Entry
+		saved[i] = Release{Message: &m, Entry: &e}
+	}
+	errs := make([]error, len(rs))
+	failed := errors.New("a release in the batch failed")
+	err := s.inTx(ctx, func(tx *txx) error {
+		for i, r := range rs {
+			if errs[i] = releaseIn(ctx, tx, r.Message, r.Entry); errs[i] != nil {
+				return failed
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, failed) {
+		for i, r := range rs { // undo what the rolled-back attempt set
+			*r.Message, *r.Entry = *saved[i].Message, *saved[i].Entry
+		}
+		errs = s.releaseEach(ctx, rs)
+	} else if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	for i, e := range errs {
+		if e != nil {
+			errs[i] = s.duplicateOf(ctx, rs[i].Message, e)
+		}
+	}
+	return errs
+}
+
+// releaseEach writes a batch with each release under its own savepoint.
+func (s *SQL) releaseEach(ctx context.Context, rs []Release) []error {
 	errs := make([]error, len(rs))
 	err := s.inTx(ctx, func(tx *txx) error {
 		for i, r := range rs {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT release`); err != nil {
 				return err
 			}
+			head := tx.head
 			if errs[i] = releaseIn(ctx, tx, r.Message, r.Entry); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
 					return err
 				}
+				tx.head = head
 			}
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT release`); err != nil {
 				return err
@@ -419,11 +470,6 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
-		}
-	}
-	for i, e := range errs {
-		if e != nil {
-			errs[i] = s.duplicateOf(ctx, rs[i].Message, e)
 		}
 	}
 	return errs
