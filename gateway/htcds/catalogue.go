@@ -8,6 +8,8 @@
 // field names.
 package htcds
 
+import "encoding/json"
+
 // Class says how much a field reveals about a person. It is the main input of
 // the release policy.
 type Class uint8
@@ -241,6 +243,7 @@ type index struct {
 	byName    map[string]FieldID
 	picklists []map[string]struct{}
 	regionOf  map[string][2]FieldID // address group -> (State, Country)
+	quoted    [][]byte              // each field's name as a JSON string
 }
 
 var idx = buildIndex()
@@ -250,11 +253,13 @@ func buildIndex() index {
 		byName:    make(map[string]FieldID, len(catalogue)),
 		picklists: make([]map[string]struct{}, len(catalogue)),
 		regionOf:  make(map[string][2]FieldID),
+		quoted:    make([][]byte, len(catalogue)),
 	}
 	for i := range catalogue {
 		f := &catalogue[i]
 		f.ID = FieldID(i)
 		ix.byName[f.Name] = f.ID
+		ix.quoted[i], _ = json.Marshal(f.Name)
 		if len(f.Values) > 0 {
 			set := make(map[string]struct{}, len(f.Values))
 			for _, v := range f.Values {

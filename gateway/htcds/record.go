@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agnivade/levenshtein"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Value is one field's value. Which part is meaningful follows the field's
@@ -135,35 +136,40 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if !utf8.Valid(data) {
 		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is not valid UTF-8"}}}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	// Repeated names are allowed through the tokenizer so that they are
+	// reported by field, with every other problem, below.
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "must be a JSON object"}}}
 	}
 	r.entries = r.entries[:0]
-	var problems []*FieldError
-	seenFields := make(map[FieldID]bool, 32)
-	for pos := 1; dec.More(); pos++ {
-		tok, err := dec.Token()
+	var (
+		problems []*FieldError
+		seen     fieldSet
+	)
+	for pos := 1; dec.PeekKind() != '}'; pos++ {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return syntaxError(err)
 		}
-		name := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return syntaxError(err)
-		}
+		name := tok.String()
 		f, ok := Lookup(name)
 		if !ok {
+			if err := dec.SkipValue(); err != nil {
+				return syntaxError(err)
+			}
 			problems = append(problems, unknownField(name, pos))
 			continue
 		}
-		seen := seenFields[f.ID]
-		seenFields[f.ID] = true
-		if seen {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return syntaxError(err)
+		}
+		if seen.has(f.ID) {
 			problems = append(problems, &FieldError{Field: f.Name, Problem: "appears more than once"})
 			continue
 		}
+		seen.add(f.ID)
 		v, perr := decodeValue(f, raw)
 		if perr != nil {
 			problems = append(problems, perr)
@@ -171,16 +177,30 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 		}
 		r.Set(f.ID, v)
 	}
-	if _, err := dec.Token(); err != nil {
+	if _, err := dec.ReadToken(); err != nil {
 		return syntaxError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "has data after the object"}}}
 	}
 	if len(problems) > 0 {
 		return &ValidationError{Problems: problems}
 	}
 	return nil
+}
+
+// fieldSet is a set of catalogue fields, one bit each.
+type fieldSet []uint64
+
+func (s fieldSet) has(id FieldID) bool {
+	return int(id/64) < len(s) && s[id/64]&(1<<(id%64)) != 0
+}
+
+func (s *fieldSet) add(id FieldID) {
+	for int(id/64) >= len(*s) {
+		*s = append(*s, 0)
+	}
+	(*s)[id/64] |= 1 << (id % 64)
 }
 
 // unknownField reports a field name outside HTCDS by its position. The name
@@ -210,61 +230,96 @@ func suggest(name string) string {
 	return best
 }
 
-// syntaxError reports a JSON syntax error by offset only: encoding/json's
-// messages can quote the offending input.
+// syntaxError reports a JSON syntax error by offset only: the JSON
+// libraries' messages can quote the offending input.
 func syntaxError(err error) error {
-	var se *json.SyntaxError
+	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
-		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON near byte " + strconv.FormatInt(se.Offset, 10)}}}
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON near byte " + strconv.FormatInt(se.ByteOffset, 10)}}}
+	}
+	var je *json.SyntaxError
+	if errors.As(err, &je) {
+		return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON near byte " + strconv.FormatInt(je.Offset, 10)}}}
 	}
 	return &ValidationError{Problems: []*FieldError{{Field: "(record)", Problem: "is malformed JSON"}}}
 }
 
-func decodeValue(f *Field, raw json.RawMessage) (Value, *FieldError) {
+func decodeValue(f *Field, raw jsontext.Value) (Value, *FieldError) {
 	bad := func(problem string) (Value, *FieldError) {
 		return Value{}, &FieldError{Field: f.Name, Problem: problem}
 	}
-	if string(raw) == "null" {
+	kind := raw.Kind()
+	if kind == 'n' {
 		return bad("must not be null (leave the field out when there is no value)")
 	}
+	var v Value
 	switch {
 	case f.Kind.list():
-		var list []string
-		if err := json.Unmarshal(raw, &list); err != nil {
+		list, ok := stringList(raw)
+		if !ok {
 			return bad("must be an array of strings")
 		}
-		v := Value{List: list}
-		if p := checkValue(f, v); p != "" {
-			return bad(p)
-		}
-		return v, nil
+		v.List = list
 	case f.Kind == Integer || f.Kind == Number:
-		var n float64
-		if err := json.Unmarshal(raw, &n); err != nil {
+		if kind != '0' {
 			return bad("must be a number")
 		}
-		v := Value{Num: n}
-		if p := checkValue(f, v); p != "" {
-			return bad(p)
+		n, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return bad("must be a number")
 		}
-		return v, nil
+		v.Num = n
 	case f.Kind == Boolean:
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
+		if kind != 't' && kind != 'f' {
 			return bad("must be true or false")
 		}
-		return Value{Bool: b}, nil
+		return Value{Bool: kind == 't'}, nil
 	default:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if kind != '"' {
 			return bad("must be a string")
 		}
-		v := Value{Str: s}
-		if p := checkValue(f, v); p != "" {
-			return bad(p)
+		s, ok := unquote(raw)
+		if !ok {
+			return bad("must be a string")
 		}
-		return v, nil
+		v.Str = s
 	}
+	if p := checkValue(f, v); p != "" {
+		return bad(p)
+	}
+	return v, nil
+}
+
+// unquote returns a JSON string's value, copying only when it has escapes.
+func unquote(raw jsontext.Value) (string, bool) {
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	b, err := jsontext.AppendUnquote(nil, raw)
+	return string(b), err == nil
+}
+
+// stringList decodes a JSON array of strings.
+func stringList(raw jsontext.Value) ([]string, bool) {
+	if raw.Kind() != '[' {
+		return nil, false
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, false
+	}
+	list := []string{}
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() != '"' {
+			return nil, false
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		list = append(list, tok.String())
+	}
+	return list, true
 }
 
 // checkValue returns what is wrong with a value, or "".
@@ -377,49 +432,58 @@ func (r *Record) Validate() error {
 
 // MarshalJSON encodes the record as a JSON object in catalogue order.
 func (r Record) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(64 * len(r.entries))
-	b.WriteByte('{')
+	b := make([]byte, 0, 64*len(r.entries))
+	b = append(b, '{')
 	for i, e := range r.entries {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		f := e.Field()
-		b.WriteString(strconv.Quote(f.Name))
-		b.WriteByte(':')
-		if err := appendValue(&b, f.Kind, e.Value); err != nil {
+		b = append(b, idx.quoted[f.ID]...)
+		b = append(b, ':')
+		var err error
+		if b, err = appendValue(b, f.Kind, e.Value); err != nil {
 			return nil, fmt.Errorf("htcds: encode field %s: %w", f.Name, err)
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
-func appendValue(b *bytes.Buffer, k Kind, v Value) error {
-	var (
-		out []byte
-		err error
-	)
+func appendValue(b []byte, k Kind, v Value) ([]byte, error) {
 	switch {
 	case k.list():
-		if v.List == nil {
-			v.List = []string{}
+		b = append(b, '[')
+		for i, s := range v.List {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendString(b, s); err != nil {
+				return nil, err
+			}
 		}
-		out, err = json.Marshal(v.List)
+		return append(b, ']'), nil
 	case k == Integer || k == Number:
-		out = strconv.AppendFloat(nil, v.Num, 'f', -1, 64)
+		return strconv.AppendFloat(b, v.Num, 'f', -1, 64), nil
 	case k == Boolean:
-		out = strconv.AppendBool(nil, v.Bool)
+		return strconv.AppendBool(b, v.Bool), nil
 	default:
-		out, err = json.Marshal(v.Str)
+		return appendString(b, v.Str)
 	}
-	b.Write(out)
-	return err
+}
+
+// appendString appends a JSON string exactly as encoding/json writes it
+// (escaping <, > and & for HTML), so the bytes, and every hash of them, stay
+// the same as before the fast path.
+func appendString(b []byte, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "<>&\u2028\u2029") || !utf8.ValidString(s) {
+		out, err := json.Marshal(s)
+		return append(b, out...), err
+	}
+	return jsontext.AppendQuote(b, s)
 }
 
 // JSON returns the entry's value encoded as JSON, in the shape its kind takes.
 func (e Entry) JSON() ([]byte, error) {
-	var b bytes.Buffer
-	err := appendValue(&b, e.Field().Kind, e.Value)
-	return b.Bytes(), err
+	return appendValue(nil, e.Field().Kind, e.Value)
 }
