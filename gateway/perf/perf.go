@@ -141,10 +141,12 @@ func validScenario(id string) bool {
 // env is a scenario's scratch gateway: a development environment with file
 // keys and SQLite, as `tumar demo` uses.
 type env struct {
-	dir   string
-	dev   *devenv.Env
-	app   *gateway.App
-	close func()
+	dir     string
+	n       int   // records, when a Go benchmark sets them
+	clients []int // the client counts of (c), when set
+	dev     *devenv.Env
+	app     *gateway.App
+	close   func()
 }
 
 func (e *env) open(ctx context.Context) error {

@@ -22,8 +22,13 @@ import (
 	"github.com/tumarproject/tumar/gateway/htcds"
 )
 
-func sizes(quick bool, full, small int) int {
-	if quick {
+// size is a scenario's number of records: the env's, when a Go benchmark
+// sets it, else full or, with --quick, small.
+func (e *env) size(quick bool, full, small int) int {
+	switch {
+	case e.n > 0:
+		return e.n
+	case quick:
 		return small
 	}
 	return full
@@ -31,8 +36,8 @@ func sizes(quick bool, full, small int) int {
 
 // runFloor is (a): JSON decode, three keyed pseudonyms and JSON encode of a
 // 1 KB referral, on every core; no policy, no store.
-func runFloor(ctx context.Context, _ *env, quick bool) ([]Result, error) {
-	n := sizes(quick, 400_000, 50_000)
+func runFloor(ctx context.Context, e *env, quick bool) ([]Result, error) {
+	n := e.size(quick, 400_000, 50_000)
 	k, err := keys.NewMemory("errp")
 	if err != nil {
 		return nil, err
@@ -80,7 +85,7 @@ func runInProcess(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	if err := e.open(ctx); err != nil {
 		return nil, err
 	}
-	n := sizes(quick, 100_000, 10_000)
+	n := e.size(quick, 100_000, 10_000)
 	in := make([][]byte, n)
 	for i := range in {
 		in[i] = referral(i)
@@ -142,10 +147,14 @@ func runHTTPS(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	base := "https://" + addr.String()
 	var out []Result
 	total := 0
-	for _, clients := range []int{1, 16, 64} {
-		n := sizes(quick, 2_000, 500)
+	levels := e.clients
+	if len(levels) == 0 {
+		levels = []int{1, 16, 64}
+	}
+	for _, clients := range levels {
+		n := e.size(quick, 2_000, 500)
 		if clients > 1 {
-			n = sizes(quick, 30_000, 3_000)
+			n = e.size(quick, 30_000, 3_000)
 		}
 		tr := &http.Transport{TLSClientConfig: tc.Clone(), MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 		hc := &http.Client{Timeout: 30 * time.Second, Transport: tr}
@@ -186,7 +195,7 @@ func runBulk(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	if err := e.open(ctx); err != nil {
 		return nil, err
 	}
-	n := sizes(quick, 1_000_000, 20_000)
+	n := e.size(quick, 1_000_000, 20_000)
 	csvPath := filepath.Join(e.dir, "cases.csv")
 	if err := writeCSV(csvPath, n); err != nil {
 		return nil, err
@@ -243,7 +252,7 @@ func runVault(ctx context.Context, e *env, quick bool) ([]Result, error) {
 		return nil, err
 	}
 	cl.add(v.Close)
-	n := sizes(quick, 1_000_000, 100_000)
+	n := e.size(quick, 1_000_000, 100_000)
 	const batch = 10_000
 	in := make([][]byte, batch)
 	for i := range in {
@@ -251,12 +260,13 @@ func runVault(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	}
 	r, err := measure("e", "Vault backend (Vault-compatible test server), 10,000 per call", n, func() error {
 		for done := 0; done < n; done += batch {
-			ps, err := v.Pseudonymize(ctx, "errp", in)
+			part := in[:min(batch, n-done)]
+			ps, err := v.Pseudonymize(ctx, "errp", part)
 			if err != nil {
 				return err
 			}
-			if len(ps) != batch {
-				return fmt.Errorf("%d pseudonyms for %d inputs", len(ps), batch)
+			if len(ps) != len(part) {
+				return fmt.Errorf("%d pseudonyms for %d inputs", len(ps), len(part))
 			}
 		}
 		return nil
