@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,63 +219,61 @@ func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
 // linkSubject resolves the entry's match keys to a person and records the
 // keys not yet linked.
 func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
-	if len(e.SubjectKeys) == 0 {
-		return nil
-	}
-	person, err := linkedPerson(ctx, tx, e.SubjectKeys)
-	if err != nil {
+	fresh, err := resolvePerson(ctx, tx, e, nil)
+	if err != nil || len(fresh) == 0 {
 		return err
 	}
-	switch {
-	case person != "" && e.Subject != "" && person != e.Subject:
-		return ErrOtherPerson
-	case person == "" && e.Subject != "":
-		person = e.Subject // a person already known, from a status token
-	case person == "":
-		person = e.SubjectKeys[0]
+	rows := make([][]any, len(fresh))
+	for i, k := range fresh {
+		rows[i] = []any{k, e.Subject}
 	}
-	args := make([]any, 0, 2*len(e.SubjectKeys))
-	for _, k := range e.SubjectKeys {
-		args = append(args, k, person)
-	}
-	values := strings.TrimSuffix(strings.Repeat("(?, ?),", len(e.SubjectKeys)), ",")
-	if _, err := tx.ExecContext(ctx, `INSERT INTO links (key, person) VALUES `+values+` ON CONFLICT (key) DO NOTHING`, args...); err != nil {
+	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, rows); err != nil {
 		return fmt.Errorf("write links: %w", err)
 	}
-	e.Subject = person
 	return nil
 }
 
 // linkedPerson is the person any of the keys is linked to, or "".
-func linkedPerson(ctx context.Context, q interface {
+func linkedPerson(ctx context.Context, q querier, keys []string) (string, error) {
+	found, err := storedLinks(ctx, q, keys)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys { // the first key that is linked decides
+		if p, ok := found[k]; ok {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, keys []string) (string, error) {
+}
+
+// storedLinks reads the links of the keys, in one query.
+func storedLinks(ctx context.Context, q querier, keys []string) (map[string]string, error) {
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		args[i] = k
 	}
 	rows, err := q.QueryContext(ctx, `SELECT key, person FROM links WHERE key IN (`+placeholders(len(keys))+`)`, args...)
 	if err != nil {
-		return "", fmt.Errorf("read links: %w", err)
+		return nil, fmt.Errorf("read links: %w", err)
 	}
 	defer rows.Close()
-	found := map[string]string{}
+	found := make(map[string]string, len(keys))
 	for rows.Next() {
 		var k, p string
 		if err := rows.Scan(&k, &p); err != nil {
-			return "", fmt.Errorf("read links: %w", err)
+			return nil, fmt.Errorf("read links: %w", err)
 		}
 		found[k] = p
 	}
 	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("read links: %w", err)
+		return nil, fmt.Errorf("read links: %w", err)
 	}
-	for _, k := range keys { // the first key that is linked decides, as before
-		if p, ok := found[k]; ok {
-			return p, nil
-		}
-	}
-	return "", nil
+	return found, nil
 }
 
 // Person implements StatusStore.
@@ -421,10 +420,11 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 	errs := make([]error, len(rs))
 	failed := errors.New("a release in the batch failed")
 	err := s.inTx(ctx, func(tx *txx) error {
-		for i, r := range rs {
-			if errs[i] = releaseIn(ctx, tx, r.Message, r.Entry); errs[i] != nil {
-				return failed
+		if i, err := releaseAll(ctx, tx, rs); err != nil {
+			if i >= 0 {
+				errs[i] = err
 			}
+			return failed
 		}
 		return nil
 	})
@@ -444,6 +444,132 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 		}
 	}
 	return errs
+}
+
+// releaseAll writes a whole batch with as few statements as it can: the
+// submissions one by one (each reads the version before it), then the
+// outbox rows, audit entries and new person links in multi-row inserts.
+// Persons are resolved against the stored links and the batch's own. Any
+// failure (index i, or -1 when it is not one release's) fails the batch.
+func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
+	if tx.pg {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7277)`); err != nil {
+			return -1, fmt.Errorf("lock the audit chain: %w", err)
+		}
+	}
+	head, err := readHead(ctx, tx)
+	if err != nil {
+		return -1, err
+	}
+	var (
+		outbox, audits, links [][]any
+		batchLinks            = map[string]string{}
+	)
+	for i, r := range rs {
+		m, e := r.Message, r.Entry
+		if m.SourceRecordID != "" {
+			dup, err := recordSubmission(ctx, tx, m)
+			if err != nil {
+				return i, err
+			}
+			if dup != nil {
+				return i, dup
+			}
+		}
+		newKeys, err := resolvePerson(ctx, tx, e, batchLinks)
+		if err != nil {
+			return i, err
+		}
+		for _, k := range newKeys {
+			batchLinks[k] = e.Subject
+			links = append(links, []any{k, e.Subject})
+		}
+		body, err := e.Seal(head.seq+1, head.hash)
+		if err != nil {
+			return i, err
+		}
+		head = &auditHead{seq: e.Seq, hash: e.Hash}
+		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload})
+		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject})
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload) VALUES `, "", outbox); err != nil {
+		return -1, fmt.Errorf("write outbox: %w", err)
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES `, "", audits); err != nil {
+		return -1, fmt.Errorf("write audit entries: %w", err)
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, links); err != nil {
+		return -1, fmt.Errorf("write links: %w", err)
+	}
+	tx.head = head
+	return -1, nil
+}
+
+// resolvePerson sets the entry's subject from its match keys, as linkSubject
+// does, looking in the stored links and the batch's, and returns the keys
+// not linked yet.
+func resolvePerson(ctx context.Context, tx *txx, e *audit.Entry, batch map[string]string) ([]string, error) {
+	if len(e.SubjectKeys) == 0 {
+		return nil, nil
+	}
+	stored, err := storedLinks(ctx, tx, e.SubjectKeys)
+	if err != nil {
+		return nil, err
+	}
+	person := ""
+	for _, k := range e.SubjectKeys { // the first key that is linked decides
+		if p, ok := stored[k]; ok {
+			person = p
+			break
+		}
+		if p, ok := batch[k]; ok {
+			person = p
+			break
+		}
+	}
+	switch {
+	case person != "" && e.Subject != "" && person != e.Subject:
+		return nil, ErrOtherPerson
+	case person == "" && e.Subject != "":
+		person = e.Subject // a person already known, from a status token
+	case person == "":
+		person = e.SubjectKeys[0]
+	}
+	e.Subject = person
+	var fresh []string
+	for _, k := range e.SubjectKeys {
+		_, inStore := stored[k]
+		_, inBatch := batch[k]
+		if !inStore && !inBatch && !slices.Contains(fresh, k) {
+			fresh = append(fresh, k)
+		}
+	}
+	return fresh, nil
+}
+
+// insertRows inserts rows in multi-row statements of a few fixed sizes, so
+// that the statements stay few enough to be prepared once.
+func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]any) error {
+	for len(rows) > 0 {
+		n := 1
+		for _, size := range []int{64, 16, 4} {
+			if len(rows) >= size {
+				n = size
+				break
+			}
+		}
+		one := "(" + placeholders(len(rows[0])) + ")"
+		args := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		q := prefix + strings.TrimSuffix(strings.Repeat(one+",", n), ",") + suffix
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // releaseEach writes a batch with each release under its own savepoint.

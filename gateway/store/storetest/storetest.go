@@ -166,6 +166,48 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("group commit links persons within the batch", func(t *testing.T) {
+		s := newStore(t)
+		b := s.(interface {
+			ReleaseBatch(context.Context, []store.Release) []error
+		})
+		a := withSubjectKeys(entry(0, "errp"), "nb-A", "doc-A")
+		bb := withSubjectKeys(entry(1, "errp"), "doc-A", "tel-A") // shares the document with a
+		c := withSubjectKeys(entry(2, "errp"), "tel-A")           // shares only the phone, learnt from bb
+		d := withSubjectKeys(entry(3, "errp"), "nb-Z")            // someone else
+		other := withSubjectKeys(entry(4, "errp"), "nb-Z")        // claims nb-Z for a third person
+		other.Subject = "someone-else"
+		rs := []store.Release{{Message: message(0, "errp"), Entry: a}, {Message: message(1, "errp"), Entry: bb},
+			{Message: message(2, "errp"), Entry: c}, {Message: message(3, "errp"), Entry: d}, {Message: message(4, "errp"), Entry: other}}
+		// The first four commit together, in one pass; the conflict in
+		// the second batch sends it through the savepoint pass.
+		errs := append(b.ReleaseBatch(ctx, rs[:4]), b.ReleaseBatch(ctx, rs[4:])...)
+		for i := range 4 {
+			if errs[i] != nil {
+				t.Fatalf("release %d: %v", i, errs[i])
+			}
+		}
+		if !errors.Is(errs[4], store.ErrOtherPerson) {
+			t.Fatalf("release 4: %v, want ErrOtherPerson", errs[4])
+		}
+		if a.Subject != "nb-A" || bb.Subject != a.Subject || c.Subject != a.Subject || d.Subject != "nb-Z" {
+			t.Fatalf("subjects %q %q %q %q", a.Subject, bb.Subject, c.Subject, d.Subject)
+		}
+		later := withSubjectKeys(entry(5, "errp"), "tel-A")
+		if err := s.Release(ctx, message(5, "errp"), later); err != nil || later.Subject != a.Subject {
+			t.Fatalf("the batch's links were not stored: %q %v", later.Subject, err)
+		}
+		log, _ := s.AuditLog(ctx, 0, 100)
+		if len(log) != 5 || audit.Verify(nil, log) != nil {
+			t.Fatalf("audit has %d entries or does not verify", len(log))
+		}
+		for i, e := range log[:4] {
+			if e.Subject != []string{a.Subject, a.Subject, a.Subject, "nb-Z"}[i] {
+				t.Fatalf("stored entry %d has subject %q", e.Seq, e.Subject)
+			}
+		}
+	})
+
 	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
