@@ -31,3 +31,23 @@ func FuzzDecodeExchange(f *testing.F) {
 		}
 	})
 }
+
+// A repeated member is refused: with two destinations, which one was meant?
+func TestExchangeRequestRefusesRepeatedAndUnknownFields(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"destination":"errp","destination":"consulate-moscow","purpose":"p","legal_basis":"b","record":{}}`: "repeats a field",
+		`{"destination":"errp","purpose":"p","legal_basis":"b","record":{},"Айгүл":1}`:                        "unknown or misspelt field",
+		`{"destination":7,"purpose":"p","legal_basis":"b","record":{}}`:                                       "request field destination has the wrong type",
+		`{"destination":"errp","purpose":"p","legal_basis":"b","record":{}} {}`:                               "more than one JSON value",
+		`{"destination":"errp",`: "empty or cut short",
+	} {
+		_, err := decodeExchange([]byte(body))
+		var ge *Error
+		if !errors.As(err, &ge) || ge.Code != "malformed_json" || !strings.Contains(ge.Message, want) {
+			t.Errorf("%s: got %v, want malformed_json saying %q", body, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "Айгүл") {
+			t.Errorf("the error repeats a field name from the body: %v", err)
+		}
+	}
+}

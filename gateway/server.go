@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -232,14 +233,9 @@ var sourceRecordID = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 // decodeExchange parses the body of POST /v1/exchanges. Its errors are *Error
 // values that describe the problem without quoting the input.
 func decodeExchange(body []byte) (*Submission, error) {
-	var req ExchangeRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, requestJSONError(err)
-	}
-	if dec.More() {
-		return nil, badRequest("malformed_json", "the request body holds more than one JSON value")
+	req, err := parseExchangeRequest(body)
+	if err != nil {
+		return nil, err
 	}
 	if req.Destination == "" || req.Purpose == "" || req.LegalBasis == "" || len(req.Record) == 0 {
 		return nil, badRequest("missing_field", "destination, purpose, legal_basis and record are required")
@@ -275,12 +271,95 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // requestJSONError describes a malformed request without quoting it.
+// notTheObject is the answer to a request body of another shape. It does
+// not name the unexpected field: a field name can carry a person's name.
+func notTheObject() error {
+	return badRequest("malformed_json", "the request body is not the expected JSON object (unknown or misspelt field?)")
+}
+
+// parseExchangeRequest reads the request object with the jsontext
+// tokenizer: one pass, the record kept as raw bytes for the HTCDS decoder.
+// Unknown and repeated members are refused.
+func parseExchangeRequest(body []byte) (*ExchangeRequest, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, requestJSONError(err)
+	}
+	if tok.Kind() != '{' {
+		return nil, notTheObject()
+	}
+	req := &ExchangeRequest{}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, requestJSONError(err)
+		}
+		var dst *string
+		field := name.String() // the token is void after the next read
+		switch field {
+		case "destination":
+			dst = &req.Destination
+		case "purpose":
+			dst = &req.Purpose
+		case "legal_basis":
+			dst = &req.LegalBasis
+		case "source_record_id":
+			dst = &req.SourceRecordID
+		case "status_token":
+			dst = &req.StatusToken
+		case "record":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return nil, requestJSONError(err)
+			}
+			req.Record = bytes.Clone(v)
+			continue
+		default:
+			return nil, notTheObject()
+		}
+		switch dec.PeekKind() {
+		case '"', 'n':
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return nil, requestJSONError(err)
+			}
+			return nil, badRequest("malformed_json", "request field "+field+" has the wrong type")
+		}
+		v, err := dec.ReadToken()
+		if err != nil {
+			return nil, requestJSONError(err)
+		}
+		if v.Kind() == '"' {
+			*dst = v.String()
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, requestJSONError(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, requestJSONError(err)
+		}
+		return nil, badRequest("malformed_json", "the request body holds more than one JSON value")
+	}
+	return req, nil
+}
+
 func requestJSONError(err error) error {
 	var (
 		se *json.SyntaxError
 		te *json.UnmarshalTypeError
+		je *jsontext.SyntacticError
 	)
 	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed_json", "the request body is empty or cut short")
+	case errors.As(err, &je):
+		if errors.Is(je.Err, jsontext.ErrDuplicateName) {
+			return badRequest("malformed_json", "the request body repeats a field")
+		}
+		return badRequest("malformed_json", "the request body is malformed JSON near byte "+strconv.FormatInt(je.ByteOffset, 10))
 	case errors.As(err, &se):
 		return badRequest("malformed_json", "the request body is malformed JSON near byte "+strconv.FormatInt(se.Offset, 10))
 	case errors.As(err, &te):
