@@ -1,0 +1,168 @@
+// Package batchsig signs many released records with one signature and keeps
+// each verifiable on its own: the records are the leaves of an RFC 6962
+// Merkle tree, the gateway signs the tree's root once per commit, and each
+// record carries its inclusion proof. A recipient checks its record against
+// the signed root without seeing any other record of the batch.
+package batchsig
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/tumarproject/tumar/crypto/keys"
+)
+
+// Type is the JWS "typ" of a signed batch root; Verify refuses any other, so
+// a root cannot pass for another statement of the same key.
+const Type = "tumar-release-batch"
+
+// MaxBatch bounds a batch, and so a proof's length.
+const MaxBatch = 1 << 16
+
+// Proof shows that one record belongs to a signed batch.
+type Proof struct {
+	Batch string   `json:"batch"` // compact JWS of the batch statement
+	Index uint64   `json:"index"` // the record's leaf
+	Size  uint64   `json:"size"`  // leaves in the batch
+	Path  [][]byte `json:"path"`  // sibling hashes, leaf to root
+}
+
+// statement is what the gateway signs.
+type statement struct {
+	Root     []byte    `json:"root"`
+	Size     uint64    `json:"size"`
+	SignedAt time.Time `json:"signed_at"`
+}
+
+var hasher = rfc6962.DefaultHasher
+
+// Sign signs the records of one batch with the named key and returns each
+// record's proof, in order.
+func Sign(ctx context.Context, signer keys.Signer, keyName string, records [][]byte, now time.Time) ([]Proof, error) {
+	if len(records) == 0 || len(records) > MaxBatch {
+		return nil, fmt.Errorf("batchsig: a batch holds 1 to %d records, not %d", MaxBatch, len(records))
+	}
+	leaves := make([][]byte, len(records))
+	for i, r := range records {
+		leaves[i] = hasher.HashLeaf(r)
+	}
+	op, err := signer.SigningKey(ctx, keyName)
+	if err != nil {
+		return nil, fmt.Errorf("batchsig: signing key: %w", err)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: op},
+		(&jose.SignerOptions{}).WithType(Type).WithHeader("kid", op.Public().KeyID))
+	if err != nil {
+		return nil, fmt.Errorf("batchsig: %w", err)
+	}
+	body, err := json.Marshal(statement{Root: mth(leaves), Size: uint64(len(leaves)), SignedAt: now.UTC().Truncate(time.Second)})
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.Sign(body)
+	if err != nil {
+		return nil, fmt.Errorf("batchsig: sign: %w", err)
+	}
+	jws, err := obj.CompactSerialize()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Proof, len(leaves))
+	for i := range leaves {
+		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: path(i, leaves)}
+	}
+	return out, nil
+}
+
+// mth is RFC 6962's Merkle tree hash of the leaves (section 2.1).
+func mth(leaves [][]byte) []byte {
+	if len(leaves) == 1 {
+		return leaves[0]
+	}
+	k := split(len(leaves))
+	return hasher.HashChildren(mth(leaves[:k]), mth(leaves[k:]))
+}
+
+// path is RFC 6962's audit path of leaf m (section 2.1.1).
+func path(m int, leaves [][]byte) [][]byte {
+	if len(leaves) == 1 {
+		return nil
+	}
+	k := split(len(leaves))
+	if m < k {
+		return append(path(m, leaves[:k]), mth(leaves[k:]))
+	}
+	return append(path(m-k, leaves[k:]), mth(leaves[:k]))
+}
+
+// split is the largest power of two smaller than n.
+func split(n int) int {
+	k := 1
+	for k<<1 < n {
+		k <<= 1
+	}
+	return k
+}
+
+// ErrInvalid means a proof does not verify. Its message says which check
+// failed, never anything of the record.
+var ErrInvalid = errors.New("batchsig: proof does not verify")
+
+// Verify checks that record is in a batch signed by a key of set.
+func Verify(record []byte, p *Proof, set jose.JSONWebKeySet) error {
+	if p.Size == 0 || p.Size > MaxBatch || p.Index >= p.Size || len(p.Path) > 64 {
+		return fmt.Errorf("%w: index %d, size %d and a path of %d are not a proof", ErrInvalid, p.Index, p.Size, len(p.Path))
+	}
+	obj, err := jose.ParseSignedCompact(p.Batch, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return fmt.Errorf("%w: the batch is not a compact EdDSA JWS", ErrInvalid)
+	}
+	h := obj.Signatures[0].Header
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != Type {
+		return fmt.Errorf("%w: the batch is not of type %s", ErrInvalid, Type)
+	}
+	ks := set.Key(h.KeyID)
+	if len(ks) != 1 {
+		return fmt.Errorf("%w: signed by an unknown key", ErrInvalid)
+	}
+	body, err := obj.Verify(ks[0].Key)
+	if err != nil {
+		return fmt.Errorf("%w: bad signature", ErrInvalid)
+	}
+	var st statement
+	if err := json.Unmarshal(body, &st); err != nil || len(st.Root) != sha256.Size {
+		return fmt.Errorf("%w: the signed statement is malformed", ErrInvalid)
+	}
+	if st.Size != p.Size {
+		return fmt.Errorf("%w: the proof's size %d is not the signed size %d", ErrInvalid, p.Size, st.Size)
+	}
+	if err := proof.VerifyInclusion(hasher, p.Index, p.Size, hasher.HashLeaf(record), p.Path, st.Root); err != nil {
+		return fmt.Errorf("%w: the record is not the one signed", ErrInvalid)
+	}
+	return nil
+}
+
+// Parse reads a proof as the inbox serves it.
+func Parse(b []byte) (*Proof, error) {
+	var p Proof
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%w: not a proof object", ErrInvalid)
+	}
+	if p.Batch == "" || len(p.Path) > 64 {
+		return nil, fmt.Errorf("%w: not a proof object", ErrInvalid)
+	}
+	for _, h := range p.Path {
+		if len(h) != sha256.Size {
+			return nil, fmt.Errorf("%w: a path hash is not 32 bytes", ErrInvalid)
+		}
+	}
+	return &p, nil
+}
