@@ -86,6 +86,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	ex.tokens = status
+	if signer, ok := k.(keys.Signer); ok {
+		ex.SignReleases(signer)
+	}
 	ex.GroupCommit()
 	a := &App{cfg: cfg, log: log, Keys: k, Store: st, Policy: engine, Exchange: ex, Status: status}
 	srv := NewServer(cfg, ex, status, st, log, m, reg, a.ready)

@@ -19,6 +19,7 @@ type batchReleaser interface {
 // own; nothing is acknowledged early.
 type committer struct {
 	store batchReleaser
+	sign  func(context.Context, []*store.Message) error // signs a batch before it is written
 	reqs  chan *commitReq
 	max   int
 
@@ -35,8 +36,8 @@ type commitReq struct {
 // maxBatch bounds one group commit.
 const maxBatch = 256
 
-func newCommitter(s batchReleaser) *committer {
-	c := &committer{store: s, reqs: make(chan *commitReq, 4*maxBatch), max: maxBatch, done: make(chan struct{})}
+func newCommitter(s batchReleaser, sign func(context.Context, []*store.Message) error) *committer {
+	c := &committer{store: s, sign: sign, reqs: make(chan *commitReq, 4*maxBatch), max: maxBatch, done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -59,13 +60,28 @@ func (c *committer) run() {
 				break gather
 			}
 		}
-		// The batch is written whatever happens to the callers' contexts:
-		// a release is either durable and audited, or not made at all.
-		errs := c.store.ReleaseBatch(context.Background(), rs)
+		errs := c.write(rs)
 		for i, r := range batch {
 			r.done <- errs[i]
 		}
 	}
+}
+
+// write signs and commits one batch. If the batch cannot be signed, no
+// release in it is written.
+func (c *committer) write(rs []store.Release) []error {
+	msgs := make([]*store.Message, len(rs))
+	for i, r := range rs {
+		msgs[i] = r.Message
+	}
+	if err := c.sign(context.Background(), msgs); err != nil {
+		errs := make([]error, len(rs))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	return c.store.ReleaseBatch(context.Background(), rs)
 }
 
 // release queues a release and waits until it is durable or has failed.
@@ -75,7 +91,7 @@ func (c *committer) release(ctx context.Context, m *store.Message, e *audit.Entr
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return c.store.ReleaseBatch(ctx, []store.Release{r})[0]
+		return c.write([]store.Release{r})[0]
 	}
 	req := &commitReq{r: r, done: make(chan error, 1)}
 	c.reqs <- req

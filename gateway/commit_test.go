@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/store"
 )
@@ -100,5 +103,39 @@ func TestGroupCommitFailsClosed(t *testing.T) {
 	}
 	if inbox, _ := sq.Inbox(ctx, "errp", 10); len(inbox) != 1 {
 		t.Fatalf("inbox has %d records after Close, want 1", len(inbox))
+	}
+}
+
+// failingSigner is a key store whose signing key is unreachable.
+type failingSigner struct{ keys.Signer }
+
+func (failingSigner) SigningKey(context.Context, string) (jose.OpaqueSigner, error) {
+	return nil, keys.ErrUnavailable
+}
+
+// If the batch cannot be signed, nothing in it is released, with group
+// commit or without.
+func TestUnsignableReleasesFailClosed(t *testing.T) {
+	for _, group := range []bool{false, true} {
+		f := newFixture(t)
+		sq := f.store.Store.(*store.SQL)
+		f.ex.store = sq
+		f.ex.SignReleases(failingSigner{})
+		if group {
+			f.ex.GroupCommit()
+		}
+		ctx := context.Background()
+		_, err := f.ex.Exchange(ctx, sampleSubmission(t, "errp"))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != "signing_failed" {
+			t.Fatalf("group commit %v: err = %v, want signing_failed", group, err)
+		}
+		if inbox, _ := sq.Inbox(ctx, "errp", 10); len(inbox) != 0 {
+			t.Fatalf("group commit %v: an unsigned record was released", group)
+		}
+		if log, _ := sq.AuditLog(ctx, 0, 10); len(log) != 0 {
+			t.Fatalf("group commit %v: an unreleased record was audited as released", group)
+		}
+		f.ex.Close()
 	}
 }

@@ -14,8 +14,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
+	"github.com/tumarproject/tumar/crypto/batchsig"
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
@@ -89,13 +91,56 @@ type Exchanger struct {
 	// the group committer.
 	release func(ctx context.Context, m *store.Message, e *audit.Entry) error
 	commit  *committer
+	// signer signs each commit's released records (crypto/batchsig) with the
+	// audit key; nil leaves them unsigned.
+	signer keys.Signer
 }
+
+// errSigning marks a release that could not be signed.
+var errSigning = errors.New("gateway: the released records could not be signed")
+
+// signBatch gives each message its batch signature and inclusion proof.
+func (x *Exchanger) signBatch(ctx context.Context, msgs []*store.Message) error {
+	if x.signer == nil {
+		return nil
+	}
+	payloads := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		payloads[i] = m.Payload
+	}
+	proofs, err := batchsig.Sign(ctx, x.signer, keys.SigningKeyAudit, payloads, x.now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSigning, err)
+	}
+	for i, m := range msgs {
+		if m.Proof, err = json.Marshal(&proofs[i]); err != nil {
+			return fmt.Errorf("%w: %w", errSigning, err)
+		}
+	}
+	return nil
+}
+
+// ReleaseKeys returns the public keys that verify release batch signatures.
+func (x *Exchanger) ReleaseKeys(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	if x.signer == nil {
+		return nil, &Error{Status: http.StatusNotFound, Code: "unsigned", Message: "this gateway does not sign released records"}
+	}
+	pubs, err := x.signer.PublicKeys(ctx, keys.SigningKeyAudit)
+	if err != nil {
+		return nil, unavailable("keys_failed", "the release keys could not be read", err)
+	}
+	return &jose.JSONWebKeySet{Keys: pubs}, nil
+}
+
+// SignReleases makes every released record carry a signature of its
+// commit's batch, from the signer's audit key.
+func (x *Exchanger) SignReleases(s keys.Signer) { x.signer = s }
 
 // GroupCommit makes concurrent releases share durable transactions, when the
 // store can commit batches. Close stops it.
 func (x *Exchanger) GroupCommit() {
 	if b, ok := x.store.(batchReleaser); ok && x.commit == nil {
-		x.commit = newCommitter(b)
+		x.commit = newCommitter(b, x.signBatch)
 		x.release = x.commit.release
 	}
 }
@@ -123,7 +168,14 @@ func NewExchanger(ctx context.Context, cfg *config.Config, k keys.Pseudonymizer,
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("gateway: %w", errors.Join(missing...))
 	}
-	return &Exchanger{cfg: cfg, keys: k, policy: p, store: s, metrics: m, now: time.Now, release: s.Release}, nil
+	x := &Exchanger{cfg: cfg, keys: k, policy: p, store: s, metrics: m, now: time.Now}
+	x.release = func(ctx context.Context, m *store.Message, e *audit.Entry) error {
+		if err := x.signBatch(ctx, []*store.Message{m}); err != nil {
+			return err
+		}
+		return x.store.Release(ctx, m, e)
+	}
+	return x, nil
 }
 
 // Exchange runs one submission through the pipeline. On a denial it returns an
@@ -193,6 +245,9 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		}
 		if errors.Is(err, store.ErrOtherPerson) {
 			return nil, otherPerson()
+		}
+		if errors.Is(err, errSigning) {
+			return nil, x.fail("key_store", unavailable("signing_failed", "the release could not be signed; nothing was released", err))
 		}
 		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
 	}

@@ -81,6 +81,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /v1/exchanges", s.agency("exchanges", s.postExchange))
 	mux.Handle("GET /v1/inbox", s.agency("inbox", s.getInbox))
 	mux.Handle("POST /v1/inbox/ack", s.agency("inbox_ack", s.postAck))
+	mux.Handle("GET /v1/release-keys", s.agency("release_keys", s.getReleaseKeys))
 	s.statusRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -377,6 +378,10 @@ type InboxMessage struct {
 	Purpose   string          `json:"purpose"`
 	CreatedAt time.Time       `json:"created_at"`
 	Released  json.RawMessage `json:"released"`
+	// Proof shows that the gateway signed exactly these released bytes
+	// (crypto/batchsig): check it with batchsig.Verify and the keys of
+	// GET /v1/release-keys.
+	Proof json.RawMessage `json:"proof,omitempty"`
 }
 
 func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
@@ -394,9 +399,20 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agen
 	}
 	out := make([]InboxMessage, len(msgs))
 	for i, m := range msgs {
-		out[i] = InboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload}
+		out[i] = InboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload, Proof: m.Proof}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	return nil
+}
+
+// getReleaseKeys serves the public keys that verify released records' batch
+// signatures.
+func (s *Server) getReleaseKeys(w http.ResponseWriter, r *http.Request, _ *config.Agency) error {
+	set, err := s.ex.ReleaseKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, set)
 	return nil
 }
 
