@@ -63,7 +63,8 @@ func Sign(ctx context.Context, signer keys.Signer, keyName string, records [][]b
 	if err != nil {
 		return nil, fmt.Errorf("batchsig: %w", err)
 	}
-	body, err := json.Marshal(statement{Root: mth(leaves), Size: uint64(len(leaves)), SignedAt: now.UTC().Truncate(time.Second)})
+	t := &tree{leaves: leaves, memo: make(map[[2]int][]byte, len(leaves))}
+	body, err := json.Marshal(statement{Root: t.mth(0, len(leaves)), Size: uint64(len(leaves)), SignedAt: now.UTC().Truncate(time.Second)})
 	if err != nil {
 		return nil, err
 	}
@@ -77,30 +78,41 @@ func Sign(ctx context.Context, signer keys.Signer, keyName string, records [][]b
 	}
 	out := make([]Proof, len(leaves))
 	for i := range leaves {
-		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: path(i, leaves)}
+		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: t.path(i, 0, len(leaves))}
 	}
 	return out, nil
 }
 
-// mth is RFC 6962's Merkle tree hash of the leaves (section 2.1).
-func mth(leaves [][]byte) []byte {
-	if len(leaves) == 1 {
-		return leaves[0]
-	}
-	k := split(len(leaves))
-	return hasher.HashChildren(mth(leaves[:k]), mth(leaves[k:]))
+// tree computes RFC 6962 hashes over leaves, each subtree once.
+type tree struct {
+	leaves [][]byte
+	memo   map[[2]int][]byte
 }
 
-// path is RFC 6962's audit path of leaf m (section 2.1.1).
-func path(m int, leaves [][]byte) [][]byte {
-	if len(leaves) == 1 {
+// mth is RFC 6962's Merkle tree hash of leaves[lo:hi] (section 2.1).
+func (t *tree) mth(lo, hi int) []byte {
+	if hi-lo == 1 {
+		return t.leaves[lo]
+	}
+	if h, ok := t.memo[[2]int{lo, hi}]; ok {
+		return h
+	}
+	k := lo + split(hi-lo)
+	h := hasher.HashChildren(t.mth(lo, k), t.mth(k, hi))
+	t.memo[[2]int{lo, hi}] = h
+	return h
+}
+
+// path is RFC 6962's audit path of leaf m in leaves[lo:hi] (section 2.1.1).
+func (t *tree) path(m, lo, hi int) [][]byte {
+	if hi-lo == 1 {
 		return nil
 	}
-	k := split(len(leaves))
+	k := lo + split(hi-lo)
 	if m < k {
-		return append(path(m, leaves[:k]), mth(leaves[k:]))
+		return append(t.path(m, lo, k), t.mth(k, hi))
 	}
-	return append(path(m-k, leaves[k:]), mth(leaves[:k]))
+	return append(t.path(m, k, hi), t.mth(lo, k))
 }
 
 // split is the largest power of two smaller than n.
