@@ -75,22 +75,30 @@ func (e *Entry) Seal(seq int64, prev []byte) ([]byte, error) {
 	e.Seq = seq
 	e.PrevHash = prev
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	e.Hash = nil
-	body, err := json.Marshal(e)
+	body, err := e.hashed()
 	if err != nil {
-		return nil, fmt.Errorf("audit: encode entry: %w", err)
+		return nil, err
 	}
 	sum := sha256.Sum256(body)
 	e.Hash = sum[:]
 	return body, nil
 }
 
-func (e *Entry) digest() ([]byte, error) {
+// hashed is the entry's JSON form without its hash: what the hash covers.
+func (e *Entry) hashed() ([]byte, error) {
 	c := *e
 	c.Hash = nil
 	body, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode entry: %w", err)
+	}
+	return body, nil
+}
+
+func (e *Entry) digest() ([]byte, error) {
+	body, err := e.hashed()
+	if err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(body)
 	return sum[:], nil

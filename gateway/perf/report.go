@@ -68,11 +68,11 @@ func (r *Report) Print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	described := map[string]bool{}
 	for _, x := range r.Results {
-		if x.Clients <= 16 || x.Scenario != "c" {
-			if x.Scenario != "c" || x.Clients == 1 {
-				fmt.Fprintf(w, "  (%s) %s\n", x.Scenario, x.Description)
-			}
+		if !described[x.Scenario] {
+			described[x.Scenario] = true
+			fmt.Fprintf(w, "  (%s) %s\n", x.Scenario, x.Description)
 		}
 	}
 	if r.RatioBToA > 0 {

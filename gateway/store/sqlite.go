@@ -71,7 +71,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
 	var relErr error
 	err := s.inTx(ctx, func(tx *txx) error {
-		relErr = releaseIn(ctx, tx, m, e)
+		_, relErr = releaseAll(ctx, tx, []Release{{Message: m, Entry: e}})
 		var dup *DuplicateError
 		if errors.As(relErr, &dup) {
 			return nil // nothing was written; commit the empty transaction
@@ -83,28 +83,6 @@ func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
 		return dup
 	}
 	return s.duplicateOf(ctx, m, err)
-}
-
-// releaseIn writes a release inside a transaction: the submission (when
-// idempotent), the outbox row and the audit entry. A duplicate writes nothing
-// and returns a *DuplicateError.
-func releaseIn(ctx context.Context, tx *txx, m *Message, e *audit.Entry) error {
-	if m.SourceRecordID != "" {
-		dup, err := recordSubmission(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if dup != nil {
-			return dup
-		}
-	}
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload, m.Proof)
-	if err != nil {
-		return fmt.Errorf("write outbox: %w", err)
-	}
-	return appendAudit(ctx, tx, e)
 }
 
 // duplicateOf turns a unique-key conflict on a submission (another replica
@@ -446,9 +424,10 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 	return errs
 }
 
-// releaseAll writes a whole batch with as few statements as it can: the
-// submissions one by one (each reads the version before it), then the
-// outbox rows, audit entries and new person links in multi-row inserts.
+// releaseAll writes releases (a whole batch, or one) with as few statements
+// as it can: the submissions one by one (each reads the version before it),
+// then the outbox rows, audit entries and new person links in multi-row
+// inserts.
 // Persons are resolved against the stored links and the batch's own. Any
 // failure (index i, or -1 when it is not one release's) fails the batch.
 func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
@@ -457,9 +436,13 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 			return -1, fmt.Errorf("lock the audit chain: %w", err)
 		}
 	}
-	head, err := readHead(ctx, tx)
-	if err != nil {
-		return -1, err
+	head := tx.head
+	if head == nil {
+		h, err := readHead(ctx, tx)
+		if err != nil {
+			return -1, err
+		}
+		head = h
 	}
 	var (
 		outbox, audits, links [][]any
@@ -581,7 +564,7 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) []error {
 				return err
 			}
 			head := tx.head
-			if errs[i] = releaseIn(ctx, tx, r.Message, r.Entry); errs[i] != nil {
+			if _, errs[i] = releaseAll(ctx, tx, []Release{r}); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
 					return err
 				}
