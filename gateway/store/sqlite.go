@@ -197,7 +197,14 @@ func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
 // linkSubject resolves the entry's match keys to a person and records the
 // keys not yet linked.
 func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
-	fresh, err := resolvePerson(ctx, tx, e, nil)
+	if len(e.SubjectKeys) == 0 {
+		return nil
+	}
+	stored, err := storedLinks(ctx, tx, e.SubjectKeys)
+	if err != nil {
+		return err
+	}
+	fresh, err := resolvePerson(e, stored, nil)
 	if err != nil || len(fresh) == 0 {
 		return err
 	}
@@ -229,29 +236,46 @@ type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
-// storedLinks reads the links of the keys, in one query.
+// storedLinks reads the links of the keys. The keys go in chunks of a few
+// fixed sizes, the last padded with repeats, so the statements stay few
+// enough to be prepared once.
 func storedLinks(ctx context.Context, q querier, keys []string) (map[string]string, error) {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	found := make(map[string]string, len(keys))
+	for len(keys) > 0 {
+		n := min(len(keys), 128)
+		size := 8
+		for size < n {
+			size *= 4 // 8, 32 or 128: three statements
+		}
+		args := make([]any, size)
+		for i := range args {
+			args[i] = keys[min(i, n-1)]
+		}
+		if err := readLinks(ctx, q, args, found); err != nil {
+			return nil, err
+		}
+		keys = keys[n:]
 	}
-	rows, err := q.QueryContext(ctx, `SELECT key, person FROM links WHERE key IN (`+placeholders(len(keys))+`)`, args...)
+	return found, nil
+}
+
+func readLinks(ctx context.Context, q querier, args []any, found map[string]string) error {
+	rows, err := q.QueryContext(ctx, `SELECT key, person FROM links WHERE key IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read links: %w", err)
+		return fmt.Errorf("read links: %w", err)
 	}
 	defer rows.Close()
-	found := make(map[string]string, len(keys))
 	for rows.Next() {
 		var k, p string
 		if err := rows.Scan(&k, &p); err != nil {
-			return nil, fmt.Errorf("read links: %w", err)
+			return fmt.Errorf("read links: %w", err)
 		}
 		found[k] = p
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read links: %w", err)
+		return fmt.Errorf("read links: %w", err)
 	}
-	return found, nil
+	return nil
 }
 
 // Person implements StatusStore.
@@ -447,7 +471,16 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	var (
 		outbox, audits, links [][]any
 		batchLinks            = map[string]string{}
+		keys                  []string
 	)
+	for _, r := range rs {
+		keys = append(keys, r.Entry.SubjectKeys...)
+	}
+	// Nothing is inserted before the end, so one read serves the batch.
+	stored, err := storedLinks(ctx, tx, keys)
+	if err != nil {
+		return -1, err
+	}
 	for i, r := range rs {
 		m, e := r.Message, r.Entry
 		if m.SourceRecordID != "" {
@@ -459,7 +492,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 				return i, dup
 			}
 		}
-		newKeys, err := resolvePerson(ctx, tx, e, batchLinks)
+		newKeys, err := resolvePerson(e, stored, batchLinks)
 		if err != nil {
 			return i, err
 		}
@@ -488,16 +521,12 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	return -1, nil
 }
 
-// resolvePerson sets the entry's subject from its match keys, as linkSubject
-// does, looking in the stored links and the batch's, and returns the keys
-// not linked yet.
-func resolvePerson(ctx context.Context, tx *txx, e *audit.Entry, batch map[string]string) ([]string, error) {
+// resolvePerson sets the entry's subject from its match keys, looking in the
+// stored links (read beforehand) and the batch's, and returns the keys not
+// linked yet.
+func resolvePerson(e *audit.Entry, stored, batch map[string]string) ([]string, error) {
 	if len(e.SubjectKeys) == 0 {
 		return nil, nil
-	}
-	stored, err := storedLinks(ctx, tx, e.SubjectKeys)
-	if err != nil {
-		return nil, err
 	}
 	person := ""
 	for _, k := range e.SubjectKeys { // the first key that is linked decides
