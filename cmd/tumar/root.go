@@ -35,6 +35,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newXRoadCmd(log),
 		newAuditCmd(),
 		newBenchCmd(),
+		newEnvelopeCmd(),
 	)
 	return root
 }
