@@ -51,6 +51,9 @@ func DeliverAs(ctx context.Context, s store.Store, agency string, c Connector, m
 		return st, err
 	}
 	for _, m := range msgs {
+		if m.Sealed {
+			return st, fmt.Errorf("connectors: outbox message %s is sealed to %s's envelope key: the agency collects it from its inbox, not through a connector", m.ID, agency)
+		}
 		var rel gateway.Released
 		if err := json.Unmarshal(m.Payload, &rel); err != nil {
 			return st, fmt.Errorf("connectors: outbox message %s is damaged: %w", m.ID, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tumarproject/tumar/crypto/batchsig"
+	"github.com/tumarproject/tumar/crypto/envelope"
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
@@ -236,8 +237,16 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if err != nil {
 		return nil, x.fail("encode", unavailable("encode_failed", "the released record could not be encoded", err))
 	}
+	sealed := dst.EnvelopeKey != nil
+	if sealed {
+		// Only the destination can read it from here on: not the store,
+		// not a backup. The exchange id is bound to the envelope.
+		if payload, err = envelope.Seal(dst.EnvelopeKey, dst.ID, payload, []byte(exchangeID)); err != nil {
+			return nil, x.fail("encode", unavailable("sealing_failed", "the released record could not be sealed to its recipient; nothing was released", err))
+		}
+	}
 	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload,
-		SourceRecordID: sub.SourceRecordID, ContentHash: contentHash}
+		SourceRecordID: sub.SourceRecordID, ContentHash: contentHash, Sealed: sealed}
 	if err := x.release(ctx, msg, entry); err != nil {
 		var de *store.DuplicateError
 		if errors.As(err, &de) {

@@ -382,6 +382,10 @@ type InboxMessage struct {
 	// (crypto/batchsig): check it with batchsig.Verify and the keys of
 	// GET /v1/release-keys.
 	Proof json.RawMessage `json:"proof,omitempty"`
+	// Sealed means Released is an envelope to the agency's envelope key:
+	// open it with crypto/envelope.Open (or `tumar envelope open`), giving
+	// the message id as associated data.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
@@ -399,7 +403,7 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request, a *config.Agen
 	}
 	out := make([]InboxMessage, len(msgs))
 	for i, m := range msgs {
-		out[i] = InboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload, Proof: m.Proof}
+		out[i] = InboxMessage{ID: m.ID, Source: m.Source, Purpose: m.Purpose, CreatedAt: m.CreatedAt, Released: m.Payload, Proof: m.Proof, Sealed: m.Sealed}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 	return nil

@@ -26,8 +26,9 @@ func newEnvelopeCmd() *cobra.Command {
 		Short: "Seal records to a recipient agency's key, and open them (HPKE; X-Wing by default)",
 		Long: `envelope makes an agency's envelope key pair and seals or opens records with
 HPKE. X-Wing (X25519 with ML-KEM-768) is the default, since case files must
-stay confidential for decades. The gateway does not seal its releases with
-these envelopes yet.`,
+stay confidential for decades. Once an agency's public key is set as its
+envelope_key in the gateway's configuration, every record released to it is
+sealed, and only its private key opens it.`,
 	}
 	var suite, outDir, name string
 	keygen := &cobra.Command{

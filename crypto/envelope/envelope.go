@@ -4,8 +4,8 @@
 // relay. The default suite is the post-quantum hybrid X-Wing (X25519 with
 // ML-KEM-768), since case files must stay confidential for decades.
 //
-// This is the first part of issue 10: the envelope format and its keys. The
-// gateway does not seal its releases with it yet.
+// The gateway seals a release with it when the destination agency has an
+// envelope key (config `envelope_key`).
 package envelope
 
 import (

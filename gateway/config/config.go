@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tumarproject/tumar/crypto/envelope"
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway/htcds"
 )
@@ -208,6 +209,12 @@ type Agency struct {
 	TokenEncryptionKey string `yaml:"token_encryption_key,omitempty"`
 	// TokenKey is the key read from TokenEncryptionKey.
 	TokenKey *ecdsa.PublicKey `yaml:"-"`
+	// EnvelopeKeyFile is the agency's published envelope key
+	// (`tumar envelope keygen`). When set, every record released to the
+	// agency is sealed to it: the gateway's store keeps only the envelope.
+	EnvelopeKeyFile string `yaml:"envelope_key,omitempty"`
+	// EnvelopeKey is the key read from EnvelopeKeyFile.
+	EnvelopeKey *envelope.PublicKey `yaml:"-"`
 }
 
 // Auth says how an agency proves who it is.
@@ -277,6 +284,9 @@ func Load(path string) (*Config, error) {
 func (c *Config) resolve(dir string) {
 	for i := range c.Agencies {
 		if p := &c.Agencies[i].TokenEncryptionKey; *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+		if p := &c.Agencies[i].EnvelopeKeyFile; *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -553,11 +563,20 @@ func (c *Config) Connector(name string) (*Connector, bool) {
 	return nil, false
 }
 
-// loadTokenKeys reads the agencies' token encryption keys.
+// loadTokenKeys reads the agencies' token encryption and envelope keys.
 func (c *Config) loadTokenKeys() error {
 	var errs []error
 	for i := range c.Agencies {
 		a := &c.Agencies[i]
+		if a.EnvelopeKeyFile != "" {
+			if a.ID == c.XRoad.ERRPAgency {
+				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: the register is reached through X-Road, which delivers records as the register reads them; seal nothing to it", i, a.ID))
+			} else if b, err := os.ReadFile(a.EnvelopeKeyFile); err != nil {
+				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: %w", i, a.ID, err))
+			} else if a.EnvelopeKey, err = envelope.ParsePublicKey(b); err != nil {
+				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: %w", i, a.ID, err))
+			}
+		}
 		if a.TokenEncryptionKey == "" {
 			continue
 		}

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tumarproject/tumar/crypto/envelope"
 )
 
 const good = `
@@ -78,5 +81,27 @@ func TestInternalDomainIsReserved(t *testing.T) {
 	_, err := Load(write(t, strings.Replace(good, "domain: errp", "domain: "+InternalDomain, 1)))
 	if err == nil || !strings.Contains(err.Error(), "internal domain") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEnvelopeKeys(t *testing.T) {
+	k, err := envelope.GenerateKey(envelope.XWing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := json.Marshal(&k.Public)
+	p := write(t, strings.Replace(good, "domain: ngo-a,", "domain: ngo-a, envelope_key: ngo-a-envelope.pub.json,", 1))
+	os.WriteFile(filepath.Join(filepath.Dir(p), "ngo-a-envelope.pub.json"), pub, 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := c.Agency("ngo-a"); a.EnvelopeKey == nil || a.EnvelopeKey.ID != k.Public.ID {
+		t.Fatal("the envelope key was not loaded")
+	}
+
+	os.WriteFile(filepath.Join(filepath.Dir(p), "ngo-a-envelope.pub.json"), []byte(`{"suite":"rsa"}`), 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "agencies[0] (ngo-a).envelope_key") {
+		t.Fatalf("a bad envelope key: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 	rows, err := s.db.QueryContext(ctx, `UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE seq IN (
 		SELECT seq FROM outbox WHERE destination = ? AND acked_at IS NULL AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)
 		ORDER BY seq LIMIT ?`+skip+`)
-		RETURNING id, source, destination, purpose, decision_id, created_at, payload, seq`,
+		RETURNING id, source, destination, purpose, decision_id, created_at, payload, sealed, seq`,
 		owner, ts(now.Add(lease)), destination, ts(now), owner, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
@@ -44,7 +44,7 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 			c       claimed
 			created string
 		)
-		if err := rows.Scan(&c.m.ID, &c.m.Source, &c.m.Destination, &c.m.Purpose, &c.m.DecisionID, &created, &c.m.Payload, &c.seq); err != nil {
+		if err := rows.Scan(&c.m.ID, &c.m.Source, &c.m.Destination, &c.m.Purpose, &c.m.DecisionID, &created, &c.m.Payload, &c.m.Sealed, &c.seq); err != nil {
 			return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 		}
 		c.m.CreatedAt = parseTS(created)

@@ -308,7 +308,7 @@ func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
 // Inbox implements Store.
 func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, source, destination, purpose, decision_id, created_at, payload, proof FROM outbox
+		`SELECT id, source, destination, purpose, decision_id, created_at, payload, proof, sealed FROM outbox
 		 WHERE destination = ? AND acked_at IS NULL ORDER BY seq LIMIT ?`, destination, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
@@ -320,7 +320,7 @@ func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Messa
 			m       Message
 			created string
 		)
-		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created, &m.Payload, &m.Proof); err != nil {
+		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created, &m.Payload, &m.Proof, &m.Sealed); err != nil {
 			return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
 		}
 		m.CreatedAt = parseTS(created)
@@ -505,10 +505,10 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 			return i, err
 		}
 		head = &auditHead{seq: e.Seq, hash: e.Hash}
-		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload, m.Proof})
+		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload, m.Proof, m.Sealed})
 		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject})
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, proof) VALUES `, "", outbox); err != nil {
+	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, proof, sealed) VALUES `, "", outbox); err != nil {
 		return -1, fmt.Errorf("write outbox: %w", err)
 	}
 	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES `, "", audits); err != nil {

@@ -29,6 +29,7 @@ type Message struct {
 	CreatedAt   time.Time
 	Payload     []byte // the released record as JSON
 	Proof       []byte // its batch signature and inclusion proof (crypto/batchsig), as JSON; nil when unsigned
+	Sealed      bool   // Payload is an envelope to the destination's key (crypto/envelope)
 	// SourceRecordID and ContentHash, when set, make the release idempotent:
 	// the same content for the same source record, destination and purpose
 	// is released once; changed content is a new version.

@@ -1,0 +1,7 @@
+-- +goose Up
+-- sealed marks a payload that is an envelope to its recipient's key
+-- (crypto/envelope): the store cannot read it.
+ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+
+-- +goose Down
+ALTER TABLE outbox DROP COLUMN sealed;
