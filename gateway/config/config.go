@@ -534,8 +534,10 @@ func (c *Config) validateXRoad() []error {
 	if x.SecurityServerCN == "" || x.Client == "" || x.ERRPService == "" {
 		errs = append(errs, errors.New("xroad: security_server_cn, client and errp_service are required with security_server_url"))
 	}
-	if _, ok := c.Agency(x.ERRPAgency); !ok {
+	if a, ok := c.Agency(x.ERRPAgency); !ok {
 		errs = append(errs, fmt.Errorf("xroad.errp_agency: %q is not a configured agency", x.ERRPAgency))
+	} else if a.EnvelopeKeyFile != "" || a.EnvelopeKey != nil {
+		errs = append(errs, fmt.Errorf("xroad.errp_agency: %s has an envelope_key, but X-Road delivers records as the register reads them; seal nothing to it", a.ID))
 	}
 	for i, m := range x.Members {
 		if _, ok := c.Agency(m.Agency); !ok {
@@ -569,9 +571,7 @@ func (c *Config) loadTokenKeys() error {
 	for i := range c.Agencies {
 		a := &c.Agencies[i]
 		if a.EnvelopeKeyFile != "" {
-			if a.ID == c.XRoad.ERRPAgency {
-				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: the register is reached through X-Road, which delivers records as the register reads them; seal nothing to it", i, a.ID))
-			} else if b, err := os.ReadFile(a.EnvelopeKeyFile); err != nil {
+			if b, err := os.ReadFile(a.EnvelopeKeyFile); err != nil {
 				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: %w", i, a.ID, err))
 			} else if a.EnvelopeKey, err = envelope.ParsePublicKey(b); err != nil {
 				errs = append(errs, fmt.Errorf("agencies[%d] (%s).envelope_key: %w", i, a.ID, err))

@@ -105,3 +105,21 @@ func TestEnvelopeKeys(t *testing.T) {
 		t.Fatalf("a bad envelope key: %v", err)
 	}
 }
+
+// The register is reached through X-Road, which needs the record to deliver
+// it: an envelope key for it is a configuration error.
+func TestNoEnvelopeForTheXRoadRegister(t *testing.T) {
+	c, err := Load(write(t, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.XRoad = XRoad{SecurityServerURL: "https://ss.test", SecurityServerCN: "ss.test", Client: "KG/GOV/1/tumar", ERRPService: "KG/GOV/2/errp/referrals", ERRPAgency: "errp"}
+	for i := range c.Agencies {
+		if c.Agencies[i].ID == "errp" {
+			c.Agencies[i].EnvelopeKeyFile = "errp-envelope.pub.json"
+		}
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "xroad.errp_agency: errp has an envelope_key") {
+		t.Fatalf("err = %v", err)
+	}
+}
