@@ -126,8 +126,20 @@ func TestAuditPagesInABrowser(t *testing.T) {
 	must(chromedp.Do(bctx,
 		chromedp.SetValue(chromedp.ID("outcome"), "denied"),
 		chromedp.Click(chromedp.ID("filter")),
-		chromedp.WaitVisible(chromedp.CSS("tr.decision")),
 	))
+	// The click starts a navigation; the old list stays visible until the
+	// new page replaces it, so wait for the filtered address first.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		loc := get(chromedp.Location())
+		if strings.Contains(loc, "outcome=denied") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the filter did not navigate: %s", loc)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("tr.decision"))))
 	if rows = count("tr.decision"); rows != 1 {
 		t.Fatalf("filtered: %d rows", rows)
 	}
