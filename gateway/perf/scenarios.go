@@ -248,7 +248,7 @@ func runVault(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl.add(v.Close)
+	cl.Cleanup(v.Close)
 	n := e.size(quick, 1_000_000, 100_000)
 	const batch = 10_000
 	in := make([][]byte, batch)
@@ -276,7 +276,6 @@ type cleanups struct{ fns []func() }
 
 func (c *cleanups) Helper()          {}
 func (c *cleanups) Cleanup(f func()) { c.fns = append(c.fns, f) }
-func (c *cleanups) add(f func())     { c.fns = append(c.fns, f) }
 func (c *cleanups) run() {
 	for i := len(c.fns) - 1; i >= 0; i-- {
 		c.fns[i]()
