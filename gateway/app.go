@@ -80,7 +80,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		st.Close()
 		return nil, err
 	}
-	status, err := NewStatusService(cfg, k, engine, st)
+	status, err := NewStatusService(cfg, k, engine, st, m)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tumarproject/tumar/gateway/htcds"
 )
@@ -16,6 +17,9 @@ type Error struct {
 	Message  string
 	Problems []Problem // field-level problems, when the record was invalid
 	Reasons  []string  // policy reasons, when the exchange was denied
+	// RetryAfter tells a caller when to come back (429, 503); 503 without
+	// it says 5 seconds.
+	RetryAfter time.Duration
 	Err      error     // internal cause, for the log
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,8 @@ type Metrics struct {
 	privacyFailures *prometheus.CounterVec
 	requests        *prometheus.CounterVec
 	acked           *prometheus.CounterVec
+	blindElements   *prometheus.CounterVec
+	blindLookups    *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway's metrics on reg.
@@ -41,8 +44,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tumar_inbox_acknowledged_total", Help: "Released records acknowledged by their destination.",
 		}, []string{"destination"}),
+		blindElements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_blind_elements_total", Help: "Blinded elements agencies asked the gateway to evaluate (OPRF), by outcome: evaluated, refused (over the limit), possible_replay.",
+		}, []string{"agency", "outcome"}),
+		blindLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tumar_blind_lookups_total", Help: "Blind status look-ups, by whether a recorded status was found.",
+		}, []string{"agency", "found"}),
 	}
-	reg.MustRegister(m.exchanges, m.fieldActions, m.duration, m.privacyFailures, m.requests, m.acked)
+	reg.MustRegister(m.exchanges, m.fieldActions, m.duration, m.privacyFailures, m.requests, m.acked, m.blindElements, m.blindLookups)
 	return m
 }
 
@@ -59,3 +68,14 @@ func (m *Metrics) denied(src, dst string) {
 }
 
 func (m *Metrics) privacyFailure(stage string) { m.privacyFailures.WithLabelValues(stage).Inc() }
+
+func (m *Metrics) blindEvaluation(agency string, outcome audit.Outcome, elements int) {
+	if outcome == "" { // the store failed before deciding
+		return
+	}
+	m.blindElements.WithLabelValues(agency, string(outcome)).Add(float64(elements))
+}
+
+func (m *Metrics) blindLookup(agency string, found bool) {
+	m.blindLookups.WithLabelValues(agency, strconv.FormatBool(found)).Inc()
+}

@@ -471,7 +471,10 @@ func writeError(w http.ResponseWriter, e *Error) {
 	if len(e.Reasons) > 0 {
 		body["reasons"] = e.Reasons
 	}
-	if e.Status == http.StatusServiceUnavailable {
+	switch {
+	case e.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Round(time.Second)/time.Second)))
+	case e.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, e.Status, map[string]any{"error": body})

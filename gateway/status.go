@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tumarproject/tumar/crypto/keys"
+	"github.com/tumarproject/tumar/crypto/oprf"
 	"github.com/tumarproject/tumar/crypto/token"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
@@ -32,16 +33,19 @@ type StatusService struct {
 	signer keys.Signer
 	policy *policy.Engine
 	store  store.Gateway
-	now    func() time.Time
+	// blind derives the OPRF keys of blind evaluations and look-ups.
+	blind   *oprf.Keyring
+	metrics *Metrics
+	now     func() time.Time
 }
 
 // NewStatusService wires the service; the key backend must also sign.
-func NewStatusService(cfg *config.Config, k keys.Pseudonymizer, p *policy.Engine, s store.Gateway) (*StatusService, error) {
+func NewStatusService(cfg *config.Config, k keys.Pseudonymizer, p *policy.Engine, s store.Gateway, m *Metrics) (*StatusService, error) {
 	signer, ok := k.(keys.Signer)
 	if !ok {
 		return nil, errors.New("gateway: the key backend cannot sign status tokens")
 	}
-	return &StatusService{cfg: cfg, keys: k, signer: signer, policy: p, store: s, now: time.Now}, nil
+	return &StatusService{cfg: cfg, keys: k, signer: signer, policy: p, store: s, blind: oprf.NewKeyring(k, 0), metrics: m, now: time.Now}, nil
 }
 
 // StatusRequest is the body of POST /v1/status: the person's identity and the
@@ -75,6 +79,10 @@ func (s *StatusService) Record(ctx context.Context, caller *config.Agency, rec *
 	if err != nil {
 		return nil, err
 	}
+	blindKeys, err := s.lookupKeys(ctx, matchInputs(rec))
+	if err != nil {
+		return nil, err
+	}
 	prev, err := s.store.CurrentStatus(ctx, subjectKeys)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, unavailable("store_failed", "the status could not be read", err)
@@ -82,7 +90,7 @@ func (s *StatusService) Record(ctx context.Context, caller *config.Agency, rec *
 	st := &store.Status{ID: uuid.Must(uuid.NewV7()).String(), Status: status, DecisionOrg: org, DecisionDate: decisionDate,
 		RecordedBy: caller.ID, RecordedAt: s.now()}
 	e := s.entry("status", caller.ID, "", "", rule, audit.Recorded)
-	e.SubjectKeys = subjectKeys
+	e.SubjectKeys = append(subjectKeys, blindKeys...)
 	if err := s.store.RecordStatus(ctx, st, e); err != nil {
 		return nil, unavailable("store_failed", "the status could not be recorded and audited; nothing was recorded", err)
 	}
@@ -128,30 +136,35 @@ func (s *StatusService) Issue(ctx context.Context, caller *config.Agency, rec *h
 	if err != nil {
 		return nil, unavailable("store_failed", "the status could not be read", err)
 	}
+	return s.issue(ctx, caller, aud, st, req.Purpose, req.Encrypt, s.entry("token_issue", caller.ID, aud.ID, req.Purpose, rule, audit.Issued))
+}
+
+// issue signs, stores and audits (with e) a token of a person's current
+// status for an audience.
+func (s *StatusService) issue(ctx context.Context, caller, aud *config.Agency, st *store.Status, purpose string, encrypt bool, e *audit.Entry) (*IssuedToken, error) {
 	subject, err := s.personPseudonym(ctx, aud.Domain, st.Person)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	t := &store.Token{JTI: uuid.Must(uuid.NewV7()).String(), Person: st.Person, StatusID: st.ID, Issuer: caller.ID, Audience: aud.ID,
-		Purpose: req.Purpose, Subject: subject, IssuedAt: now, ExpiresAt: now.Add(s.cfg.Tokens.TTL.Duration())}
+		Purpose: purpose, Subject: subject, IssuedAt: now, ExpiresAt: now.Add(s.cfg.Tokens.TTL.Duration())}
 	claims := &token.Claims{
 		Claims: jwt.Claims{Issuer: Issuer, Subject: subject, Audience: jwt.Audience{aud.ID}, ID: t.JTI,
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(t.ExpiresAt)},
-		Status: st.Status, DecisionOrg: st.DecisionOrg, DecisionDate: st.DecisionDate, Purpose: req.Purpose,
+		Status: st.Status, DecisionOrg: st.DecisionOrg, DecisionDate: st.DecisionDate, Purpose: purpose,
 	}
 	signed, err := token.Issue(ctx, s.signer, keys.SigningKeyTokens, claims)
 	if err != nil {
 		return nil, unavailable("signing_failed", "the token could not be signed; nothing was issued", err)
 	}
 	out := &IssuedToken{Token: signed, JTI: t.JTI, ExpiresAt: t.ExpiresAt}
-	if req.Encrypt {
+	if encrypt {
 		if out.Token, err = s.encrypt(aud, signed); err != nil {
 			return nil, err
 		}
 		out.Encrypted = true
 	}
-	e := s.entry("token_issue", caller.ID, aud.ID, req.Purpose, rule, audit.Issued)
 	e.TokenID = t.JTI
 	if err := s.store.IssueToken(ctx, t, e); err != nil {
 		return nil, unavailable("store_failed", "the token could not be stored and audited; nothing was issued", err)
@@ -407,7 +420,9 @@ func (s *StatusService) entry(event, source, dest, purpose, rule string, outcome
 		Purpose: purpose, PolicyRevision: s.policy.Revision(), Rule: rule, Outcome: outcome}
 }
 
-func party(a *config.Agency) policy.Party { return policy.Party{ID: a.ID, Type: a.Type} }
+func party(a *config.Agency) policy.Party {
+	return policy.Party{ID: a.ID, Type: a.Type, Domain: a.Domain}
+}
 
 func fieldString(rec *htcds.Record, name string) string {
 	f, ok := htcds.Lookup(name)

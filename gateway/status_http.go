@@ -15,6 +15,18 @@ func (s *Server) statusRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/status-tokens/redeem", s.agency("token_redeem", s.postRedeem))
 	mux.Handle("POST /v1/status-tokens/{jti}/revoke", s.agency("token_revoke", s.postRevoke))
 	mux.Handle("GET /v1/status-tokens/{jti}", s.agency("token_state", s.getToken))
+	mux.Handle("POST /v1/oprf/evaluate", s.agency("oprf_evaluate", s.postEvaluate))
+	mux.Handle("POST /v1/status/lookup", s.agency("status_lookup", s.postLookup))
+	mux.HandleFunc("GET /.well-known/oprf-keys.json", func(w http.ResponseWriter, r *http.Request) {
+		doc, err := s.status.OPRFKeys(r.Context())
+		if err != nil {
+			writeError(w, err.(*Error))
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(doc)
+	})
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		set, err := s.status.JWKS(r.Context())
 		if err != nil {
@@ -34,6 +46,12 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if err != nil {
 		return err
 	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict reads one JSON object into v, refusing unknown fields and
+// trailing values, without ever quoting the input in an error.
+func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -130,5 +148,31 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request, a *config.Agen
 		return err
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) postEvaluate(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
+	var req EvaluateRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	out, err := s.status.Evaluate(r.Context(), a, &req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) postLookup(w http.ResponseWriter, r *http.Request, a *config.Agency) error {
+	var req LookupRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	out, err := s.status.Lookup(r.Context(), a, &req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

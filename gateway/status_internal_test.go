@@ -20,7 +20,7 @@ func statusFixtureTB(t testing.TB) (*StatusService, *config.Config) {
 	f := newFixture(t)
 	cfg := f.ex.cfg
 	cfg.Tokens.TTL = config.Duration(72 * time.Hour)
-	svc, err := NewStatusService(cfg, f.keys.Memory, f.ex.policy, f.store.Store.(store.Gateway))
+	svc, err := NewStatusService(cfg, f.keys.Memory, f.ex.policy, f.store.Store.(store.Gateway), f.ex.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestCachedDecisionsEqualFreshOnes(t *testing.T) {
 	fresh := e.WithoutCache()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
-	parties := []Party{{"ngo-1", "NGO"}, {"errp", "LawEnforcement"}, {"consulate-1", "CentralGovernmentOrganisation"}, {"health-1", "HealthServiceOrganisation"}, {"x", "CorporateBusiness"}}
+	parties := []Party{{ID: "ngo-1", Type: "NGO"}, {ID: "errp", Type: "LawEnforcement"}, {ID: "consulate-1", Type: "CentralGovernmentOrganisation"}, {ID: "health-1", Type: "HealthServiceOrganisation"}, {ID: "x", Type: "CorporateBusiness"}}
 	purposes := []string{"criminal-referral", "prosecution", "consular-assistance", "support-services", "marketing"}
 	bases := []string{"victim-consent", "kg-law-trafficking-in-persons", "court-order", "kg-law-consular-service", "none"}
 	fields := htcds.Fields()

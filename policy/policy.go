@@ -83,6 +83,9 @@ func (a *Action) UnmarshalText(b []byte) error {
 type Party struct {
 	ID   string // agency id from the configuration
 	Type string // HTCDS organisation type
+	// Domain is the agency's pseudonym domain; only the status policy reads
+	// it (blind evaluations in an agency's own domain).
+	Domain string
 }
 
 // FieldRef is what the policy sees of one field: never its value.
@@ -241,10 +244,11 @@ func New(ctx context.Context, mods Modules) (*Engine, error) {
 
 // StatusInput is what a status-token authorisation may read.
 type StatusInput struct {
-	Action   string // record, issue, redeem, revoke, read
+	Action   string // record, issue, redeem, revoke, read, lookup, oprf_evaluate
 	Agency   Party  // the caller
 	Audience Party  // issue: the agency the token is for
-	Purpose  string // issue: the token's purpose
+	Purpose  string // issue, lookup: the token's purpose
+	Domain   string // oprf_evaluate: the OPRF domain asked for
 	Token    struct{ Issuer, Audience string }
 }
 
@@ -253,10 +257,12 @@ type StatusInput struct {
 // ErrEvaluation.
 func (e *Engine) Authorize(ctx context.Context, in *StatusInput) (string, error) {
 	party := func(p Party) *ast.Term {
-		return ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(p.ID)), ast.Item(ast.StringTerm("type"), ast.StringTerm(p.Type)))
+		return ast.ObjectTerm(ast.Item(ast.StringTerm("id"), ast.StringTerm(p.ID)), ast.Item(ast.StringTerm("type"), ast.StringTerm(p.Type)),
+			ast.Item(ast.StringTerm("domain"), ast.StringTerm(p.Domain)))
 	}
 	input := ast.NewObject(
 		ast.Item(ast.StringTerm("action"), ast.StringTerm(in.Action)),
+		ast.Item(ast.StringTerm("domain"), ast.StringTerm(in.Domain)),
 		ast.Item(ast.StringTerm("agency"), party(in.Agency)),
 		ast.Item(ast.StringTerm("audience"), party(in.Audience)),
 		ast.Item(ast.StringTerm("purpose"), ast.StringTerm(in.Purpose)),

@@ -61,9 +61,53 @@ func newTokenCmd() *cobra.Command {
 }
 
 func newStatusCmd() *cobra.Command {
-	st := &cobra.Command{Use: "status", Short: "Record victim-status decisions"}
-	st.AddCommand(newStatusRecordCmd())
+	st := &cobra.Command{Use: "status", Short: "Record victim-status decisions, and look a person's status up blind"}
+	st.AddCommand(newStatusRecordCmd(), newStatusLookupCmd())
 	return st
+}
+
+func newStatusLookupCmd() *cobra.Command {
+	var (
+		af              agencyFlags
+		record, purpose string
+		blind, encrypt  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "lookup --blind",
+		Short: "Ask whether a person already has a victim status, without the identity leaving this machine",
+		Long: `Ask whether a person already has a victim status, and which, without sending
+the identity. The record's match keys are computed here, blinded, and
+evaluated by the gateway with a key it never reveals (RFC 9497 OPRF); the
+gateway's proof is checked against its published key. If the person has a
+recorded status, the answer carries a single-use status token for this
+agency. The gateway counts every evaluation against the agency's limit and
+audits every look-up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !blind {
+				return errors.New("status lookup needs --blind: only blind look-ups are built (to send the identity itself, use tumar token issue)")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			raw, err := readJSONArg(record)
+			if err != nil {
+				return err
+			}
+			r, err := c.BlindLookup(cmd.Context(), raw, purpose, encrypt)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, r)
+		},
+	}
+	af.register(cmd)
+	cmd.Flags().BoolVar(&blind, "blind", false, "look up blind: send only OPRF-blinded match keys (required)")
+	cmd.Flags().StringVar(&record, "record", "", "the person's identity as HTCDS JSON, or @FILE; it is not sent")
+	cmd.Flags().StringVar(&purpose, "purpose", "", "purpose of the status token, if a status is found")
+	cmd.Flags().BoolVar(&encrypt, "encrypt", false, "encrypt the token to this agency (JWE)")
+	return cmd
 }
 
 func newStatusRecordCmd() *cobra.Command {

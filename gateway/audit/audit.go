@@ -28,7 +28,9 @@ const (
 	Issued         Outcome = "issued"          // a status token was issued
 	Redeemed       Outcome = "redeemed"        // a status token was redeemed, once
 	PossibleReplay Outcome = "possible_replay" // a redeemed token was presented again
-	Refused        Outcome = "refused"         // a token was refused: revoked, expired or superseded
+	Refused        Outcome = "refused"         // refused: a token revoked, expired or superseded; a blind evaluation over the limit
+	Evaluated      Outcome = "evaluated"       // a blind (OPRF) evaluation was answered
+	NotFound       Outcome = "not_found"       // a blind look-up found no recorded status
 	Revoked        Outcome = "revoked"         // a status token was revoked
 	Duplicate      Outcome = "duplicate"       // a record already released with the same content (receipts only, never audited)
 )
@@ -45,7 +47,7 @@ type Entry struct {
 	Seq            int64     `json:"seq"`
 	DecisionID     string    `json:"decision_id"`
 	Time           time.Time `json:"time"`
-	Event          string    `json:"event"` // "exchange", "status", "token_issue", "token_redeem", "token_revoke"
+	Event          string    `json:"event"` // "exchange", "status", "token_issue", "token_redeem", "token_revoke", "oprf_evaluate", "status_lookup"
 	TokenID        string    `json:"token_id,omitempty"`
 	Source         string    `json:"source"`
 	Destination    string    `json:"destination"`

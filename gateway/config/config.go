@@ -28,6 +28,12 @@ import (
 // records inside the gateway and are never released to an agency.
 const InternalDomain = "tumar.internal"
 
+// LookupDomain is the domain of blind status look-ups: the gateway indexes
+// every person with a recorded status by their blind pseudonyms in it, and
+// agencies ask about a person by evaluating their match keys under its OPRF
+// key (crypto/oprf) without revealing them.
+const LookupDomain = "tumar.lookup"
+
 // Config is the whole configuration.
 type Config struct {
 	// Listen is the address of the HTTPS API, host:port.
@@ -39,6 +45,7 @@ type Config struct {
 	Keys         Keys        `yaml:"keys"`
 	Policy       Policy      `yaml:"policy"`
 	Tokens       Tokens      `yaml:"tokens"`
+	Blind        Blind       `yaml:"blind,omitempty"`
 	Agencies     []Agency    `yaml:"agencies"`
 	Auditors     []Auditor   `yaml:"auditors,omitempty"`
 	Purposes     []Purpose   `yaml:"purposes"`
@@ -178,6 +185,15 @@ type Tokens struct {
 	TTL Duration `yaml:"ttl"` // lifetime of a token; default 72h
 }
 
+// Blind configures blind evaluations (POST /v1/oprf/evaluate). A blind
+// oracle is a guessing oracle: every evaluation lets an agency test one
+// guessed identity, so each agency gets at most Limit evaluated elements in
+// any Window, counted in the store across restarts and replicas.
+type Blind struct {
+	Limit  int      `yaml:"limit"`  // elements per agency per window; default 300
+	Window Duration `yaml:"window"` // default 1h
+}
+
 // Duration is a time.Duration written as "72h" in YAML.
 type Duration time.Duration
 
@@ -247,6 +263,12 @@ func (c *Config) Defaults() {
 	}
 	if c.Tokens.TTL == 0 {
 		c.Tokens.TTL = Duration(72 * time.Hour)
+	}
+	if c.Blind.Limit == 0 {
+		c.Blind.Limit = 300
+	}
+	if c.Blind.Window == 0 {
+		c.Blind.Window = Duration(time.Hour)
 	}
 	if c.Bundles.MaxAge == 0 {
 		c.Bundles.MaxAge = Duration(180 * 24 * time.Hour)
@@ -342,6 +364,9 @@ func (c *Config) Validate() error {
 		bad("store.type: %q is not a store type (sqlite, postgres)", c.Store.Type)
 	}
 	errs = append(errs, c.Keys.validate()...)
+	if c.Blind.Limit < 0 || c.Blind.Window < 0 {
+		bad("blind: limit and window must not be negative")
+	}
 	errs = append(errs, c.validateAgencies()...)
 	errs = append(errs, c.validatePurposes()...)
 	errs = append(errs, c.validateConnectors()...)
@@ -426,8 +451,8 @@ func (c *Config) validateAgencies() []error {
 		switch {
 		case !keys.ValidDomain(a.Domain):
 			errs = append(errs, fmt.Errorf("%s.domain: must be lower-case letters, digits, '-' or '.'", at))
-		case a.Domain == InternalDomain:
-			errs = append(errs, fmt.Errorf("%s.domain: %s is the gateway's internal domain", at, InternalDomain))
+		case a.Domain == InternalDomain || a.Domain == LookupDomain:
+			errs = append(errs, fmt.Errorf("%s.domain: %s is one of the gateway's own domains", at, a.Domain))
 		case domains[a.Domain]:
 			errs = append(errs, fmt.Errorf("%s.domain: shared with another agency; each recipient needs its own domain", at))
 		}
@@ -630,10 +655,10 @@ func (c *Config) Purpose(id string) (*Purpose, bool) {
 	return nil, false
 }
 
-// Domains lists every pseudonym domain the keys must hold: the internal one
-// and one per agency.
+// Domains lists every pseudonym domain the keys must hold: the internal one,
+// the look-up one and one per agency.
 func (c *Config) Domains() []string {
-	d := []string{InternalDomain}
+	d := []string{InternalDomain, LookupDomain}
 	for _, a := range c.Agencies {
 		d = append(d, a.Domain)
 	}

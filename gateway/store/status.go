@@ -85,6 +85,7 @@ type StatusStore interface {
 type Gateway interface {
 	Store
 	StatusStore
+	BlindStore
 	QuarantineStore
 	BundleStore
 	CaseStore

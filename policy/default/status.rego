@@ -1,16 +1,21 @@
-# Who may record victim-status decisions and issue, redeem, revoke or read
-# status tokens. The gateway asks; this policy answers. Undefined means no.
+# Who may record victim-status decisions, issue, redeem, revoke or read
+# status tokens, look a person's status up blind, and ask for blind (OPRF)
+# evaluations. The gateway asks; this policy answers. Undefined means no.
 #
-# Input: {"action": "record" | "issue" | "redeem" | "revoke" | "read",
-#         "agency": {"id", "type"},            the caller, from its certificate
+# Input: {"action": "record" | "issue" | "redeem" | "revoke" | "read" | "lookup" | "oprf_evaluate",
+#         "agency": {"id", "type", "domain"},  the caller, from its certificate
 #         "audience": {"id", "type"},          issue: the agency the token is for
-#         "purpose": "...",                    issue: the token's purpose
+#         "purpose": "...",                    issue, lookup: the token's purpose
+#         "domain": "...",                     oprf_evaluate: the OPRF domain asked for
 #         "token": {"issuer", "audience"}}     redeem, revoke, read: the stored token
 package tumar.status
 
 import rego.v1
 
 import data.tumar.exchange
+
+# The gateway's domain of blind status look-ups (config.LookupDomain).
+lookup_domain := "tumar.lookup"
 
 # Organisations that identify victims and so may record a status.
 identifiers := {"NGO", "LawEnforcement", "CentralGovernmentOrganisation", "ImmigrationService", "HealthServiceOrganisation"}
@@ -47,4 +52,27 @@ decision := {"allow": true, "rule": "status/revoke/issuer-only"} if {
 decision := {"allow": true, "rule": "status/read/issuer-or-audience"} if {
 	input.action == "read"
 	input.agency.id in {input.token.issuer, input.token.audience}
+}
+
+# A blind look-up answers with a token for the caller itself, for a purpose
+# the exchange rules would let it send a referral for.
+decision := {"allow": true, "rule": sprintf("status/lookup/%s", [id])} if {
+	input.action == "lookup"
+	input.agency.type in identifiers
+	some id, r in exchange.rules
+	r.purpose == input.purpose
+	input.agency.type in r.source_types
+}
+
+# Blind evaluations: in the look-up domain for those who may look up, and in
+# an agency's own domain for itself. Every evaluation is counted and limited.
+decision := {"allow": true, "rule": "status/oprf/lookup"} if {
+	input.action == "oprf_evaluate"
+	input.domain == lookup_domain
+	input.agency.type in identifiers
+}
+
+decision := {"allow": true, "rule": "status/oprf/own-domain"} if {
+	input.action == "oprf_evaluate"
+	input.domain == input.agency.domain
 }

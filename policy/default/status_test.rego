@@ -4,11 +4,13 @@ import rego.v1
 
 import data.tumar.status
 
-ngo := {"id": "ngo-sezim", "type": "NGO"}
+ngo := {"id": "ngo-sezim", "type": "NGO", "domain": "ngo-sezim"}
 
 health := {"id": "health-bishkek", "type": "HealthServiceOrganisation"}
 
-school := {"id": "school-1", "type": "SchoolOrCollege"}
+school := {"id": "school-1", "type": "SchoolOrCollege", "domain": "school-1"}
+
+consulate := {"id": "consulate-moscow", "type": "CentralGovernmentOrganisation", "domain": "consulate-moscow"}
 
 test_ngo_records if {
 	status.decision.allow with input as {"action": "record", "agency": ngo}
@@ -42,4 +44,32 @@ test_only_the_issuer_revokes if {
 
 test_unknown_action_denied if {
 	not status.decision.allow with input as {"action": "delete", "agency": ngo}
+}
+
+test_consulate_looks_up_for_its_own_purposes if {
+	d := status.decision with input as {"action": "lookup", "agency": consulate, "purpose": "consular-assistance"}
+	d.allow
+	d.rule == "status/lookup/consular-assistance"
+}
+
+test_lookup_for_a_purpose_the_caller_may_not_send_for if {
+	not status.decision.allow with input as {"action": "lookup", "agency": health, "purpose": "consular-assistance"}
+}
+
+test_school_does_not_look_up if {
+	not status.decision.allow with input as {"action": "lookup", "agency": school, "purpose": "support-services"}
+}
+
+test_oprf_in_the_lookup_domain if {
+	d := status.decision with input as {"action": "oprf_evaluate", "agency": ngo, "domain": "tumar.lookup"}
+	d.allow
+	d.rule == "status/oprf/lookup"
+	not status.decision.allow with input as {"action": "oprf_evaluate", "agency": school, "domain": "tumar.lookup"}
+}
+
+test_oprf_in_own_domain_only if {
+	d := status.decision with input as {"action": "oprf_evaluate", "agency": school, "domain": "school-1"}
+	d.rule == "status/oprf/own-domain"
+	not status.decision.allow with input as {"action": "oprf_evaluate", "agency": ngo, "domain": "school-1"}
+	not status.decision.allow with input as {"action": "oprf_evaluate", "agency": ngo, "domain": "tumar.internal"}
 }
