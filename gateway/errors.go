@@ -20,7 +20,7 @@ type Error struct {
 	// RetryAfter tells a caller when to come back (429, 503); 503 without
 	// it says 5 seconds.
 	RetryAfter time.Duration
-	Err      error     // internal cause, for the log
+	Err        error // internal cause, for the log
 }
 
 // Problem names one invalid field.
