@@ -45,14 +45,8 @@ type EvaluateResponse struct {
 // the status policy, counted against the agency's limit and audited, durably,
 // before any evaluation is returned; a replayed request is refused.
 func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req *EvaluateRequest) (*EvaluateResponse, error) {
-	if req.Suite != oprf.SuiteID {
-		return nil, badRequest("unsupported_suite", "suite must be "+oprf.SuiteID)
-	}
-	if req.Domain == "" {
-		return nil, badRequest("missing_field", "domain is required")
-	}
-	if _, err := oprf.ParseBatch(req.Elements); err != nil {
-		return nil, &Error{Status: http.StatusBadRequest, Code: blindCode(err), Message: "elements: " + err.Error(), Err: err}
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	rule, err := s.authorize(ctx, &policy.StatusInput{Action: "oprf_evaluate", Agency: party(caller), Domain: req.Domain})
 	if err != nil {
@@ -82,6 +76,20 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 		return nil, &Error{Status: http.StatusInternalServerError, Code: "evaluation_failed", Message: "the evaluation failed", Err: err}
 	}
 	return &EvaluateResponse{Suite: oprf.SuiteID, Domain: key.Domain, Epoch: key.Epoch, PublicKey: key.PublicKey(), Elements: out.Elements, Proof: out.Proof}, nil
+}
+
+// check refuses a malformed request before any key is touched.
+func (req *EvaluateRequest) check() *Error {
+	if req.Suite != oprf.SuiteID {
+		return badRequest("unsupported_suite", "suite must be "+oprf.SuiteID)
+	}
+	if req.Domain == "" {
+		return badRequest("missing_field", "domain is required")
+	}
+	if _, err := oprf.ParseBatch(req.Elements); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: blindCode(err), Message: "elements: " + err.Error(), Err: err}
+	}
+	return nil
 }
 
 // batchDigest identifies a request's blinded elements under a key, for the

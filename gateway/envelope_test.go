@@ -65,6 +65,22 @@ func TestReleasesSealedToTheRecipient(t *testing.T) {
 	if _, err := envelope.Open(other, "consulate-moscow", m.Released, []byte(m.ID)); err == nil {
 		t.Fatal("another key opened the envelope")
 	}
+	// The gateway publishes the key it seals to, and only that agency's.
+	var doc struct {
+		Keys []struct {
+			Agency string          `json:"agency"`
+			Key    json.RawMessage `json:"key"`
+		} `json:"keys"`
+	}
+	if err := consulate.Do(ctx, "GET", "/.well-known/envelope-keys.json", nil, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Keys) != 1 || doc.Keys[0].Agency != "consulate-moscow" {
+		t.Fatalf("published envelope keys: %+v", doc.Keys)
+	}
+	if pub, err := envelope.ParsePublicKey(doc.Keys[0].Key); err != nil || pub.ID != k.Public.ID {
+		t.Fatalf("the published key is not the consulate's: %v", err)
+	}
 	// Nothing of the record is readable in the gateway's files.
 	files, _ := filepath.Glob(filepath.Join(g.Env.Dir, "tumar.db*"))
 	for _, f := range files {

@@ -51,3 +51,37 @@ func TestExchangeRequestRefusesRepeatedAndUnknownFields(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEvaluateRequest is the body of POST /v1/oprf/evaluate: whatever comes
+// in, the answer is a 4xx *Error that never quotes an element, or a request
+// whose every element is a valid, distinct group element.
+func FuzzEvaluateRequest(f *testing.F) {
+	f.Add([]byte(`{"suite":"ristretto255-SHA512","domain":"tumar.lookup","elements":["4gD6Hz4FbgOuxT8Z2jSWBPpqyB19cWClVHxPIa1NHEw"]}`))
+	f.Add([]byte(`{"suite":"ristretto255-SHA512","domain":"tumar.lookup","epoch":2,"elements":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]}`))
+	f.Add([]byte(`{"suite":"P256-SHA256","domain":"x","elements":[]}`))
+	f.Add([]byte(`{"elements":["a","a"]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req EvaluateRequest
+		err := decodeStrict(body, &req)
+		if err == nil {
+			if e := req.check(); e != nil {
+				err = e
+			}
+		}
+		if err != nil {
+			var ge *Error
+			if !errors.As(err, &ge) || ge.Status != 400 || ge.Code == "" {
+				t.Fatalf("a bad body must give a 400 *Error, got %v", err)
+			}
+			for _, el := range req.Elements {
+				if len(el) >= 8 && strings.Contains(ge.Message, el) {
+					t.Fatalf("the error quotes an element: %q", ge.Message)
+				}
+			}
+			return
+		}
+		if len(req.Elements) == 0 || req.Domain == "" {
+			t.Fatal("accepted a request without elements or a domain")
+		}
+	})
+}

@@ -17,6 +17,10 @@ func (s *Server) statusRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/status-tokens/{jti}", s.agency("token_state", s.getToken))
 	mux.Handle("POST /v1/oprf/evaluate", s.agency("oprf_evaluate", s.postEvaluate))
 	mux.Handle("POST /v1/status/lookup", s.agency("status_lookup", s.postLookup))
+	mux.HandleFunc("GET /.well-known/envelope-keys.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		writeJSON(w, http.StatusOK, s.envelopeKeys())
+	})
 	mux.HandleFunc("GET /.well-known/oprf-keys.json", func(w http.ResponseWriter, r *http.Request) {
 		doc, err := s.status.OPRFKeys(r.Context())
 		if err != nil {
@@ -175,4 +179,28 @@ func (s *Server) postLookup(w http.ResponseWriter, r *http.Request, a *config.Ag
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// EnvelopeKey is one agency's published envelope key.
+type EnvelopeKey struct {
+	Agency string          `json:"agency"`
+	Key    json.RawMessage `json:"key"` // crypto/envelope's {suite, kid, key}
+}
+
+// envelopeKeys is the document at /.well-known/envelope-keys.json: the keys
+// the gateway seals each agency's releases to, as configured, so that an
+// agency can check the gateway seals to the key it published.
+func (s *Server) envelopeKeys() map[string][]EnvelopeKey {
+	out := []EnvelopeKey{}
+	for _, a := range s.cfg.Agencies {
+		if a.EnvelopeKey == nil {
+			continue
+		}
+		b, err := a.EnvelopeKey.MarshalJSON()
+		if err != nil {
+			continue // a key that loaded always marshals
+		}
+		out = append(out, EnvelopeKey{Agency: a.ID, Key: b})
+	}
+	return map[string][]EnvelopeKey{"keys": out}
 }

@@ -296,6 +296,25 @@ func TestTokenCommands(t *testing.T) {
 	if _, err := tumar(t, append([]string{"token", "redeem", "--decrypt-key", filepath.Join(dir, "health-bishkek-token-enc-key.pem"), issued.Token}, as("health-bishkek")...)...); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("redeem a revoked token: %v", err)
 	}
+
+	// The consulate asks blind, with the passport spelling, and gets a token of its own.
+	passport := `{"prs_FirstName": "AIGUL", "prs_SecondName": "TOKTOSUNOVA", "prs_Birthdate": "1996-03-14"}`
+	out, err = tumar(t, append([]string{"status", "lookup", "--blind", "--record", passport, "--purpose", "consular-assistance"}, as("consulate-moscow")...)...)
+	if err != nil || !strings.Contains(out, `"found": true`) || !strings.Contains(out, `"status": "ActualVictimOfTrafficking"`) {
+		t.Fatalf("blind look-up: %v\n%s", err, out)
+	}
+	var found struct{ Token struct{ Token string } }
+	json.Unmarshal([]byte(out), &found)
+	if out, err := tumar(t, append([]string{"token", "redeem", found.Token.Token}, as("consulate-moscow")...)...); err != nil || !strings.Contains(out, `"subject": "consulate-moscow:v1:`) {
+		t.Fatalf("redeem the look-up's token: %v\n%s", err, out)
+	}
+	stranger := `{"prs_FirstName": "Нурбек", "prs_SecondName": "Асаналиев", "prs_Birthdate": "1989-11-02"}`
+	if out, err := tumar(t, append([]string{"status", "lookup", "--blind", "--record", stranger, "--purpose", "consular-assistance"}, as("consulate-moscow")...)...); err != nil || !strings.Contains(out, `"found": false`) {
+		t.Fatalf("blind look-up of a person without a status: %v\n%s", err, out)
+	}
+	if _, err := tumar(t, append([]string{"status", "lookup", "--record", passport, "--purpose", "consular-assistance"}, as("consulate-moscow")...)...); err == nil || !strings.Contains(err.Error(), "--blind") {
+		t.Fatalf("a look-up without --blind: %v", err)
+	}
 }
 
 func TestConnectorCommands(t *testing.T) {

@@ -40,6 +40,83 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 		return &audit.Entry{DecisionID: "r", Time: now, Event: "token_redeem", Source: "shelter"}
 	}
 
+	t.Run("blind evaluations: replay and limit", func(t *testing.T) {
+		s := newStore(t)
+		evaluate := func(digest, agency string, n int, at time.Time) error {
+			return s.RecordEvaluation(ctx, &store.BlindEvaluation{Digest: digest, Agency: agency, Domain: "tumar.lookup", Elements: n, At: at},
+				5, time.Hour, &audit.Entry{DecisionID: "e-" + digest, Time: at, Event: "oprf_evaluate", Source: agency})
+		}
+		if err := evaluate("a", "ngo", 3, now.Add(-2*time.Hour)); err != nil { // outside the window by now
+			t.Fatal(err)
+		}
+		if err := evaluate("b", "ngo", 3, now.Add(-30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := evaluate("b", "ngo", 1, now); !errors.Is(err, store.ErrReplay) {
+			t.Fatalf("replayed digest: got %v", err)
+		}
+		err := evaluate("c", "ngo", 3, now)
+		var rl *store.RateLimitError
+		if !errors.As(err, &rl) || !errors.Is(err, store.ErrRateLimited) {
+			t.Fatalf("over the limit: got %v", err)
+		}
+		if rl.RetryAfter < 29*time.Minute || rl.RetryAfter > 31*time.Minute {
+			t.Fatalf("retry after %s, want the 30 minutes until the oldest counted evaluation leaves the window", rl.RetryAfter)
+		}
+		if err := evaluate("d", "ngo", 2, now); err != nil {
+			t.Fatalf("a refusal counted against the limit: %v", err)
+		}
+		if err := evaluate("e", "consulate", 5, now); err != nil {
+			t.Fatalf("another agency's limit: %v", err)
+		}
+		log, err := s.AuditLog(ctx, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outcomes []audit.Outcome
+		for _, e := range log {
+			outcomes = append(outcomes, e.Outcome)
+		}
+		want := []audit.Outcome{audit.Evaluated, audit.Evaluated, audit.PossibleReplay, audit.Refused, audit.Evaluated, audit.Evaluated}
+		if len(outcomes) != len(want) {
+			t.Fatalf("audit outcomes %v, want %v", outcomes, want)
+		}
+		for i := range want {
+			if outcomes[i] != want[i] {
+				t.Fatalf("audit outcomes %v, want %v", outcomes, want)
+			}
+		}
+	})
+
+	t.Run("blind evaluations: concurrent requests never pass the limit", func(t *testing.T) {
+		s := newStore(t)
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+			ok int
+		)
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.RecordEvaluation(ctx, &store.BlindEvaluation{Digest: string(rune('a' + i)), Agency: "ngo", Domain: "tumar.lookup", Elements: 1, At: now},
+					5, time.Hour, &audit.Entry{DecisionID: "c", Time: now, Event: "oprf_evaluate", Source: "ngo"})
+				switch {
+				case err == nil:
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				case !errors.Is(err, store.ErrRateLimited):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok != 5 {
+			t.Fatalf("%d of 12 concurrent evaluations passed a limit of 5", ok)
+		}
+	})
+
 	t.Run("status history and supersession", func(t *testing.T) {
 		s := newStore(t)
 		first := record(t, s, "s1", "PossibleVictimOfTrafficking", "nb-A", "doc-A")
