@@ -308,3 +308,18 @@ func TestBadLookupsAreRefusedByName(t *testing.T) {
 		})
 	}
 }
+
+func TestBlindLookupOnVault(t *testing.T) {
+	g, srv := startOnVault(t)
+	ctx := context.Background()
+	if _, err := g.Client(t, "ngo-sezim").RecordStatus(ctx, json.RawMessage(aigul), "2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.Client(t, "consulate-moscow").BlindLookup(ctx, json.RawMessage(aigulID), "consular-assistance", false)
+	if err != nil || !res.Found {
+		t.Fatalf("look-up on Vault: %+v %v", res, err)
+	}
+	if srv.Calls("transit/hmac/tumar-pseudonym-tumar.lookup") == 0 {
+		t.Fatal("the look-up domain's OPRF seed did not come from Vault transit")
+	}
+}

@@ -17,10 +17,7 @@ import (
 func startOnVault(t *testing.T) (*gatewaytest.Gateway, *vaulttest.Server) {
 	t.Helper()
 	srv := vaulttest.New(t)
-	domains := []string{config.InternalDomain}
-	for _, a := range devenv.Agencies() {
-		domains = append(domains, a.Domain)
-	}
+	domains := (&config.Config{Agencies: devenv.Agencies()}).Domains()
 	if _, err := keys.SetupVault(context.Background(), keys.VaultOptions{Address: srv.URL}, srv.RootToken, domains); err != nil {
 		t.Fatal(err)
 	}

@@ -201,7 +201,7 @@ func TestVaultCommands(t *testing.T) {
 	t.Setenv("TUMAR_TEST_GATEWAY_TOKEN", srv.RootToken)
 
 	got, err := tumar(t, "vault", "setup", "--config", cfg)
-	if err != nil || !strings.Contains(got, "mounted the transit engine") || !strings.Contains(got, "created 8 keys") {
+	if err != nil || !strings.Contains(got, "mounted the transit engine") || !strings.Contains(got, "created 9 keys") {
 		t.Fatalf("vault setup: %v\n%s", err, got)
 	}
 	if got, err = tumar(t, "keys", "rotate", "--config", cfg, "--domain", "errp", "--vault-token-env", "VAULT_TOKEN"); err != nil || !strings.Contains(got, "epoch v2") {

@@ -40,7 +40,7 @@ func TestLoadGood(t *testing.T) {
 	if c.Store.Path != filepath.Join(filepath.Dir(p), "tumar.db") || c.MaxBodyBytes != 1<<20 {
 		t.Fatalf("paths not resolved or defaults not applied: %+v", c)
 	}
-	if d := c.Domains(); len(d) != 3 || d[0] != InternalDomain {
+	if d := c.Domains(); len(d) != 4 || d[0] != InternalDomain || d[1] != LookupDomain {
 		t.Fatalf("domains %v", d)
 	}
 }
@@ -77,10 +77,12 @@ func TestUnknownSettingIsAnError(t *testing.T) {
 	}
 }
 
-func TestInternalDomainIsReserved(t *testing.T) {
-	_, err := Load(write(t, strings.Replace(good, "domain: errp", "domain: "+InternalDomain, 1)))
-	if err == nil || !strings.Contains(err.Error(), "internal domain") {
-		t.Fatalf("got %v", err)
+func TestGatewayDomainsAreReserved(t *testing.T) {
+	for _, d := range []string{InternalDomain, LookupDomain} {
+		_, err := Load(write(t, strings.Replace(good, "domain: errp", "domain: "+d, 1)))
+		if err == nil || !strings.Contains(err.Error(), "agencies[1] (errp).domain: "+d+" is one of the gateway's own domains") {
+			t.Fatalf("%s: got %v", d, err)
+		}
 	}
 }
 
