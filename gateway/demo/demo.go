@@ -107,6 +107,9 @@ func exchange(ctx context.Context, out io.Writer, env *devenv.Env, base string, 
 	}
 	printLinks(out, sent, received)
 	printDenied(ctx, out, clients[source], samples[0])
+	if err := printBlindLookup(ctx, out, clients[source], clients["consulate-moscow"], samples); err != nil {
+		return err
+	}
 	return printAudit(ctx, out, app)
 }
 
@@ -224,6 +227,25 @@ func printDenied(ctx context.Context, out io.Writer, c *client.Client, s devenv.
 		return
 	}
 	fmt.Fprintf(out, "Denied: expected a denial, got %v.\n", err)
+}
+
+// printBlindLookup records the first person's status at the NGO, then has
+// the consulate ask about the person of the second referral (the passport
+// spelling) blind: only blinded match keys leave the consulate.
+func printBlindLookup(ctx context.Context, out io.Writer, ngo, consulate *client.Client, samples []devenv.Sample) error {
+	if _, err := ngo.RecordStatus(ctx, samples[0].Record, "2026-11-01"); err != nil {
+		return fmt.Errorf("demo: record a status: %w", err)
+	}
+	res, err := consulate.BlindLookup(ctx, samples[1].Record, "consular-assistance", false)
+	if err != nil {
+		return fmt.Errorf("demo: blind look-up: %w", err)
+	}
+	if !res.Found {
+		return errors.New("demo: the blind look-up did not find the recorded status")
+	}
+	fmt.Fprintf(out, "Blind look-up: %s recorded the status of the person of referral 1. consulate-moscow asked about referral 2's person\n", source)
+	fmt.Fprintf(out, "  sending only OPRF-blinded match keys, and got %q (decided by %s) with a single-use token of its own.\n\n", res.Status, res.DecisionOrg)
+	return nil
 }
 
 func printAudit(ctx context.Context, out io.Writer, app *gateway.App) error {

@@ -23,6 +23,7 @@ func TestDemoRuns(t *testing.T) {
 		"give errp the same pseudonym: true",
 		"unrelated pseudonyms (different MACs) for the same person: true",
 		"Denied: a criminal referral to the consulate gets 403 denied",
+		`sending only OPRF-blinded match keys, and got "PossibleVictimOfTrafficking"`,
 		"the chain verifies",
 	} {
 		if !strings.Contains(s, want) {
