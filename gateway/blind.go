@@ -2,12 +2,15 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/crypto/oprf"
@@ -48,7 +51,11 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	rule, err := s.authorize(ctx, &policy.StatusInput{Action: "oprf_evaluate", Agency: party(caller), Domain: req.Domain})
+	if !slices.Contains(s.cfg.Domains(), req.Domain) {
+		return nil, badRequest("unknown_domain", "domain is not a configured pseudonym domain")
+	}
+	rule, err := s.authorizeAudited(ctx, &policy.StatusInput{Action: "oprf_evaluate", Agency: party(caller), Domain: req.Domain},
+		map[string]string{"domain": req.Domain, "elements": strconv.Itoa(len(req.Elements))})
 	if err != nil {
 		return nil, err
 	}
@@ -58,17 +65,20 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 	}
 	e := s.entry("oprf_evaluate", caller.ID, "", "", rule, "")
 	e.Details = map[string]string{"domain": key.Domain, "epoch": strconv.FormatUint(uint64(key.Epoch), 10), "elements": strconv.Itoa(len(req.Elements))}
-	ev := &store.BlindEvaluation{Digest: batchDigest(key, req.Elements), Agency: caller.ID, Domain: key.Domain, Elements: len(req.Elements), At: s.now()}
+	ev := &store.BlindEvaluation{Digest: hex.EncodeToString(oprf.BatchDigest(key.Domain, key.Epoch, req.Elements)), Agency: caller.ID, Domain: key.Domain, Elements: len(req.Elements), At: s.now()}
 	err = s.store.RecordEvaluation(ctx, ev, s.cfg.Blind.Limit, s.cfg.Blind.Window.Duration(), e)
-	s.metrics.blindEvaluation(caller.ID, e.Outcome, len(req.Elements))
 	var limited *store.RateLimitError
 	switch {
+	case err == nil:
+		s.metrics.blindEvaluation(caller.ID, audit.Evaluated, len(req.Elements))
 	case errors.As(err, &limited):
+		s.metrics.blindEvaluation(caller.ID, audit.Refused, len(req.Elements))
 		return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", RetryAfter: limited.RetryAfter,
 			Message: fmt.Sprintf("this agency has used its %d blind evaluations per %s; the refusal is audited", s.cfg.Blind.Limit, s.cfg.Blind.Window.Duration())}
 	case errors.Is(err, store.ErrReplay):
+		s.metrics.blindEvaluation(caller.ID, audit.PossibleReplay, len(req.Elements))
 		return nil, &Error{Status: http.StatusConflict, Code: "replayed", Message: "these blinded elements were evaluated before; blind them afresh. The attempt is audited as a possible replay"}
-	case err != nil:
+	default:
 		return nil, unavailable("store_failed", "the evaluation could not be counted and audited; nothing was evaluated", err)
 	}
 	out, err := key.Evaluate(req.Elements)
@@ -76,6 +86,23 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 		return nil, &Error{Status: http.StatusInternalServerError, Code: "evaluation_failed", Message: "the evaluation failed", Err: err}
 	}
 	return &EvaluateResponse{Suite: oprf.SuiteID, Domain: key.Domain, Epoch: key.Epoch, PublicKey: key.PublicKey(), Elements: out.Elements, Proof: out.Proof}, nil
+}
+
+// authorizeAudited is authorize for the blind routes: a denial is audited
+// too, since probing the oracle for domains or purposes one may not use is
+// what a privacy officer wants to see.
+func (s *StatusService) authorizeAudited(ctx context.Context, in *policy.StatusInput, details map[string]string) (string, error) {
+	rule, err := s.authorize(ctx, in)
+	var ge *Error
+	if errors.As(err, &ge) && ge.Code == "denied" {
+		event := map[string]string{"oprf_evaluate": "oprf_evaluate", "lookup": "status_lookup"}[in.Action]
+		e := s.entry(event, in.Agency.ID, "", in.Purpose, "", audit.Denied)
+		e.Details, e.Reasons = details, []string{strings.TrimPrefix(errors.Unwrap(err).Error(), policy.ErrDenied.Error()+": ")}
+		if err := s.store.Audit(ctx, e); err != nil {
+			return "", unavailable("store_failed", "the refusal could not be audited", err)
+		}
+	}
+	return rule, err
 }
 
 // check refuses a malformed request before any key is touched.
@@ -86,23 +113,13 @@ func (req *EvaluateRequest) check() *Error {
 	if req.Domain == "" {
 		return badRequest("missing_field", "domain is required")
 	}
+	if !keys.ValidDomain(req.Domain) {
+		return badRequest("unknown_domain", "domain is not a pseudonym domain")
+	}
 	if _, err := oprf.ParseBatch(req.Elements); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: blindCode(err), Message: "elements: " + err.Error(), Err: err}
 	}
 	return nil
-}
-
-// batchDigest identifies a request's blinded elements under a key, for the
-// replay check. Blinded elements are uniformly random: a digest reveals
-// nothing about the inputs.
-func batchDigest(k *oprf.Key, elements []string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00", k.Domain, k.Epoch)
-	for _, e := range elements {
-		h.Write([]byte(e))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func blindCode(err error) string {
@@ -160,21 +177,39 @@ func (s *StatusService) Lookup(ctx context.Context, caller *config.Agency, req *
 	if _, ok := s.cfg.Purpose(req.Purpose); !ok {
 		return nil, badRequest("unknown_purpose", "purpose is not a configured purpose")
 	}
-	rule, err := s.authorize(ctx, &policy.StatusInput{Action: "lookup", Agency: party(caller), Purpose: req.Purpose})
+	rule, err := s.authorizeAudited(ctx, &policy.StatusInput{Action: "lookup", Agency: party(caller), Purpose: req.Purpose},
+		map[string]string{"purpose": req.Purpose})
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.store.CurrentStatus(ctx, req.Pseudonyms)
-	if errors.Is(err, store.ErrNotFound) {
+	persons, err := s.store.Persons(ctx, req.Pseudonyms)
+	if err != nil {
+		return nil, unavailable("store_failed", "the look-up index could not be read", err)
+	}
+	if len(persons) > 1 {
+		// The keys name different people (a shared phone, say): no answer
+		// is safer than the wrong person's status.
+		e := s.entry("status_lookup", caller.ID, caller.ID, req.Purpose, rule, audit.Refused)
+		e.Reasons = []string{"the blind pseudonyms belong to more than one person"}
+		if err := s.store.Audit(ctx, e); err != nil {
+			return nil, unavailable("store_failed", "the look-up could not be audited", err)
+		}
+		return nil, &Error{Status: http.StatusConflict, Code: "ambiguous_person",
+			Message: "the match keys belong to more than one person known to the gateway; ask with fewer keys (name and birth date, or the document), or through the identifying organisation"}
+	}
+	var st *store.Status
+	if len(persons) == 1 {
+		if st, err = s.store.PersonStatus(ctx, persons[0]); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, unavailable("store_failed", "the status could not be read", err)
+		}
+	}
+	if st == nil {
 		e := s.entry("status_lookup", caller.ID, caller.ID, req.Purpose, rule, audit.NotFound)
 		if err := s.store.Audit(ctx, e); err != nil {
 			return nil, unavailable("store_failed", "the look-up could not be audited", err)
 		}
 		s.metrics.blindLookup(caller.ID, false)
 		return &LookupResult{Found: false}, nil
-	}
-	if err != nil {
-		return nil, unavailable("store_failed", "the status could not be read", err)
 	}
 	e := s.entry("status_lookup", caller.ID, caller.ID, req.Purpose, rule, audit.Issued)
 	tok, err := s.issue(ctx, caller, caller, st, req.Purpose, req.Encrypt, e)
@@ -218,28 +253,47 @@ type OPRFKeys struct {
 	Keys  []OPRFKey `json:"keys"`
 }
 
-// OPRFKeys lists the public OPRF key of every epoch of the look-up domain
-// and of the agencies' domains, newest epoch first.
+// OPRFKeys lists the public OPRF keys: every epoch of the look-up domain,
+// newest first, then the current epoch of each agency's domain (for blind
+// pseudonyms in its own domain). The document is kept for DefaultKeyTTL; an
+// agency domain whose key cannot be read is left out rather than failing the
+// look-up domain's keys.
 func (s *StatusService) OPRFKeys(ctx context.Context) (*OPRFKeys, error) {
+	s.oprfDoc.Lock()
+	defer s.oprfDoc.Unlock()
+	if s.oprfDoc.doc != nil && s.now().Sub(s.oprfDoc.at) < oprf.DefaultKeyTTL {
+		return s.oprfDoc.doc, nil
+	}
 	doms, err := s.keys.Domains(ctx)
 	if err != nil {
 		return nil, unavailable("key_store", "the key store could not list the domains", err)
 	}
 	doc := &OPRFKeys{Suite: oprf.SuiteID, Mode: "verifiable"}
-	for _, d := range s.cfg.Domains() {
-		if d == config.InternalDomain {
-			continue
+	for epoch := doms[config.LookupDomain]; epoch >= 1; epoch-- {
+		k, err := s.blind.Key(ctx, config.LookupDomain, epoch)
+		if errors.Is(err, keys.ErrUnknownEpoch) {
+			continue // retired
 		}
-		for epoch := doms[d]; epoch >= 1; epoch-- {
-			k, err := s.blind.Key(ctx, d, epoch)
-			if errors.Is(err, keys.ErrUnknownEpoch) {
-				continue // retired
-			}
-			if err != nil {
-				return nil, keyError(err)
-			}
-			doc.Keys = append(doc.Keys, OPRFKey{Domain: d, Epoch: epoch, PublicKey: k.PublicKey()})
+		if err != nil {
+			return nil, keyError(err)
+		}
+		doc.Keys = append(doc.Keys, OPRFKey{Domain: config.LookupDomain, Epoch: epoch, PublicKey: k.PublicKey()})
+	}
+	if len(doc.Keys) == 0 {
+		return nil, keyError(keys.ErrUnknownDomain)
+	}
+	for _, a := range s.cfg.Agencies {
+		if k, err := s.blind.Key(ctx, a.Domain, doms[a.Domain]); err == nil {
+			doc.Keys = append(doc.Keys, OPRFKey{Domain: a.Domain, Epoch: k.Epoch, PublicKey: k.PublicKey()})
 		}
 	}
+	s.oprfDoc.doc, s.oprfDoc.at = doc, s.now()
 	return doc, nil
+}
+
+// oprfDocCache keeps the published OPRF keys document.
+type oprfDocCache struct {
+	sync.Mutex
+	doc *OPRFKeys
+	at  time.Time
 }

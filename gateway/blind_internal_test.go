@@ -79,3 +79,38 @@ func TestBlindEvaluationFailsClosed(t *testing.T) {
 		}
 	})
 }
+
+func TestStatusesRecordedBeforeLookupsAreIndexedWhenATokenIsIssued(t *testing.T) {
+	svc, cfg := statusFixture(t)
+	ctx := context.Background()
+	ngo, _ := cfg.Agency("ngo-sezim")
+	consulate, _ := cfg.Agency("consulate-moscow")
+	var rec htcds.Record
+	if err := rec.UnmarshalJSON([]byte(`{"prs_FirstName": "Айгүл", "prs_SecondName": "Токтосунова", "prs_Birthdate": "1996-03-14"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// A status recorded by an older gateway: linked by internal keys only.
+	internal, err := svc.internalKeys(ctx, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &store.Status{ID: "old", Status: "PossibleVictimOfTrafficking", DecisionOrg: "NGO", DecisionDate: "2025-01-01", RecordedBy: "ngo-sezim", RecordedAt: time.Now()}
+	if err := svc.store.RecordStatus(ctx, st, &audit.Entry{DecisionID: "old", Time: time.Now(), Event: "status", Outcome: audit.Recorded, SubjectKeys: internal}); err != nil {
+		t.Fatal(err)
+	}
+	blind, err := svc.lookupKeys(ctx, matchInputs(&rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := &LookupRequest{Pseudonyms: blind, Purpose: "consular-assistance"}
+	if res, err := svc.Lookup(ctx, consulate, lookup); err != nil || res.Found {
+		t.Fatalf("before any token: %+v %v", res, err)
+	}
+	if _, err := svc.Issue(ctx, ngo, &rec, &IssueRequest{Audience: "health-bishkek", Purpose: "support-services"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Lookup(ctx, consulate, lookup)
+	if err != nil || !res.Found || res.Status != "PossibleVictimOfTrafficking" {
+		t.Fatalf("after a token was issued with the identity: %+v %v", res, err)
+	}
+}

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/crypto/oprf"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/audit"
@@ -56,7 +58,7 @@ func TestBlindLookupFindsTheStatusWithoutTheIdentity(t *testing.T) {
 	}
 	consulate, tap := tappedClient(t, g, "consulate-moscow")
 	// The consulate holds the passport spelling; the NGO recorded the Cyrillic one.
-	res, err := consulate.BlindLookup(ctx, json.RawMessage(aigulID), "consular-assistance", false)
+	res, err := consulate.BlindLookup(ctx, json.RawMessage(aigulID), client.LookupOptions{Purpose: "consular-assistance"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestBlindLookupFindsTheStatusWithoutTheIdentity(t *testing.T) {
 	if !strings.HasPrefix(red.Subject, "consulate-moscow:v1:") || red.Purpose != "consular-assistance" {
 		t.Fatalf("redeemed %+v", red)
 	}
-	none, err := consulate.BlindLookup(ctx, json.RawMessage(nurbekID), "consular-assistance", false)
+	none, err := consulate.BlindLookup(ctx, json.RawMessage(nurbekID), client.LookupOptions{Purpose: "consular-assistance"})
 	if err != nil || none.Found || none.Token != nil {
 		t.Fatalf("a person without a status: %+v %v", none, err)
 	}
@@ -164,6 +166,14 @@ func TestBlindPseudonymsAreTheGatewaysOwn(t *testing.T) {
 	apiErr(t, err, http.StatusForbidden, "denied")
 }
 
+// respell writes the same 32 bytes another way: the last of the 43
+// characters carries 4 bits of data and 2 unused bits.
+func respell(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last^1])
+}
+
 // evaluate posts a raw evaluation request.
 func evaluate(t *testing.T, hc *http.Client, base, body string) (int, string, http.Header) {
 	t.Helper()
@@ -225,6 +235,9 @@ func TestBadEvaluationRequestsAreRefusedByName(t *testing.T) {
 		{"internal domain", evalBody("tumar.internal", els[0]), 403, "denied"},
 		{"another agency's domain", evalBody("errp", els[0]), 403, "denied"},
 		{"unknown epoch", `{"suite":"ristretto255-SHA512","domain":"tumar.lookup","epoch":9,"elements":["` + els[0] + `"]}`, 400, "unknown_epoch"},
+		{"unknown domain", evalBody("nowhere", els[0]), 400, "unknown_domain"},
+		{"not a domain name", evalBody("Aigul Toktosunova", els[0]), 400, "unknown_domain"},
+		{"re-spelled element", evalBody("tumar.lookup", els[0], respell(els[0])), 400, "invalid_element"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,10 +247,11 @@ func TestBadEvaluationRequestsAreRefusedByName(t *testing.T) {
 			}
 		})
 	}
-	// Nothing refused before the policy was counted or audited.
+	// Malformed requests are refused before anything is counted; the two
+	// the policy denied are audited as denials, naming the domain asked for.
 	log, _ := g.App.Store.AuditLog(context.Background(), 0, 100)
-	if len(log) != 0 {
-		t.Fatalf("%d audit entries for requests refused as malformed or denied", len(log))
+	if len(log) != 2 || log[0].Outcome != audit.Denied || log[0].Details["domain"] != "tumar.internal" || log[1].Details["domain"] != "errp" {
+		t.Fatalf("audit entries for refused requests: %+v", log)
 	}
 	// A replayed request is refused and audited as a possible replay.
 	body := evalBody("tumar.lookup", els...)
@@ -248,7 +262,7 @@ func TestBadEvaluationRequestsAreRefusedByName(t *testing.T) {
 		t.Fatalf("replay: %d %s", status, b)
 	}
 	log, _ = g.App.Store.AuditLog(context.Background(), 0, 100)
-	if len(log) != 2 || log[1].Outcome != audit.PossibleReplay {
+	if len(log) != 4 || log[3].Outcome != audit.PossibleReplay {
 		t.Fatalf("audit after a replay: %+v", log)
 	}
 }
@@ -315,11 +329,78 @@ func TestBlindLookupOnVault(t *testing.T) {
 	if _, err := g.Client(t, "ngo-sezim").RecordStatus(ctx, json.RawMessage(aigul), "2026-11-01"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := g.Client(t, "consulate-moscow").BlindLookup(ctx, json.RawMessage(aigulID), "consular-assistance", false)
+	res, err := g.Client(t, "consulate-moscow").BlindLookup(ctx, json.RawMessage(aigulID), client.LookupOptions{Purpose: "consular-assistance"})
 	if err != nil || !res.Found {
 		t.Fatalf("look-up on Vault: %+v %v", res, err)
 	}
 	if srv.Calls("transit/hmac/tumar-pseudonym-tumar.lookup") == 0 {
 		t.Fatal("the look-up domain's OPRF seed did not come from Vault transit")
+	}
+}
+
+func TestBlindLookupOfKeysOfTwoPeopleIsRefused(t *testing.T) {
+	g := gatewaytest.Start(t)
+	ctx := context.Background()
+	ngo := g.Client(t, "ngo-sezim")
+	if _, err := ngo.RecordStatus(ctx, json.RawMessage(aigul), "2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
+	nurbek := `{"prs_FirstName": "Нурбек", "prs_SecondName": "Асаналиев", "prs_Birthdate": "1989-11-02", "prs_MobilePhone": "0555 123 456", "vic_TraffickingStatus": "ActualVictimOfTrafficking", "vic_TraffickingStatusDecisionMakingOrg": "CourtOrProsecution"}`
+	if _, err := ngo.RecordStatus(ctx, json.RawMessage(nurbek), "2026-11-02"); err != nil {
+		t.Fatal(err)
+	}
+	// Aigul's name and birth date, with a phone that is Nurbek's (a shared family phone, say).
+	mixed := `{"prs_FirstName": "Aigul", "prs_SecondName": "Toktosunova", "prs_Birthdate": "1996-03-14", "prs_MobilePhone": "+996 555 123 456"}`
+	_, err := g.Client(t, "consulate-moscow").BlindLookup(ctx, json.RawMessage(mixed), client.LookupOptions{Purpose: "consular-assistance"})
+	apiErr(t, err, http.StatusConflict, "ambiguous_person")
+	log, _ := g.App.Store.AuditLog(ctx, 0, 100)
+	last := log[len(log)-1]
+	if last.Event != "status_lookup" || last.Outcome != audit.Refused || last.Subject != "" {
+		t.Fatalf("the refusal is audited as %+v", last)
+	}
+}
+
+func TestBlindLookupAfterARotationTriesEachEpoch(t *testing.T) {
+	g := gatewaytest.Start(t)
+	ctx := context.Background()
+	if _, err := g.Client(t, "ngo-sezim").RecordStatus(ctx, json.RawMessage(aigul), "2026-11-01"); err != nil {
+		t.Fatal(err)
+	}
+	rot, ok := g.App.Keys.(keys.Rotator)
+	if !ok {
+		t.Fatal("the key backend cannot rotate")
+	}
+	if _, err := rot.Rotate(ctx, config.LookupDomain); err != nil {
+		t.Fatal(err)
+	}
+	ring := oprf.NewKeyring(g.App.Keys, 0)
+	doc := &gateway.OPRFKeys{Suite: oprf.SuiteID, Mode: "verifiable"}
+	for _, epoch := range []uint32{2, 1} {
+		k, err := ring.Key(ctx, config.LookupDomain, epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.Keys = append(doc.Keys, gateway.OPRFKey{Domain: config.LookupDomain, Epoch: epoch, PublicKey: k.PublicKey()})
+	}
+	consulate := g.Client(t, "consulate-moscow")
+	res, err := consulate.BlindLookup(ctx, json.RawMessage(aigulID), client.LookupOptions{Purpose: "consular-assistance", Keys: doc})
+	if err != nil || !res.Found {
+		t.Fatalf("a status recorded under epoch 1, looked up after the rotation: %+v %v", res, err)
+	}
+	log, _ := g.App.Store.AuditLog(ctx, 0, 100)
+	var epochs []string
+	for _, e := range log {
+		if e.Event == "oprf_evaluate" {
+			epochs = append(epochs, e.Details["epoch"])
+		}
+	}
+	if strings.Join(epochs, ",") != "2,1" {
+		t.Fatalf("evaluated epochs %v, want the new one first, then the old", epochs)
+	}
+	// A pinned key the gateway does not use is refused before anything is unblinded.
+	other, _ := oprf.DeriveKey(make([]byte, 32), config.LookupDomain, 2)
+	pinned := &gateway.OPRFKeys{Suite: oprf.SuiteID, Keys: []gateway.OPRFKey{{Domain: config.LookupDomain, Epoch: 2, PublicKey: other.PublicKey()}}}
+	if _, err := consulate.BlindLookup(ctx, json.RawMessage(aigulID), client.LookupOptions{Purpose: "consular-assistance", Keys: pinned}); !errors.Is(err, client.ErrKeyMismatch) {
+		t.Fatalf("an answer under an unpinned key: got %v, want ErrKeyMismatch", err)
 	}
 }

@@ -35,6 +35,7 @@ type StatusService struct {
 	store  store.Gateway
 	// blind derives the OPRF keys of blind evaluations and look-ups.
 	blind   *oprf.Keyring
+	oprfDoc oprfDocCache
 	metrics *Metrics
 	now     func() time.Time
 }
@@ -136,7 +137,15 @@ func (s *StatusService) Issue(ctx context.Context, caller *config.Agency, rec *h
 	if err != nil {
 		return nil, unavailable("store_failed", "the status could not be read", err)
 	}
-	return s.issue(ctx, caller, aud, st, req.Purpose, req.Encrypt, s.entry("token_issue", caller.ID, aud.ID, req.Purpose, rule, audit.Issued))
+	// The identity is here: index the person for blind look-ups too, in case
+	// the status was recorded before look-ups existed.
+	blindKeys, err := s.lookupKeys(ctx, matchInputs(rec))
+	if err != nil {
+		return nil, err
+	}
+	e := s.entry("token_issue", caller.ID, aud.ID, req.Purpose, rule, audit.Issued)
+	e.SubjectKeys = blindKeys
+	return s.issue(ctx, caller, aud, st, req.Purpose, req.Encrypt, e)
 }
 
 // issue signs, stores and audits (with e) a token of a person's current

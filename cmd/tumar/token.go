@@ -68,9 +68,9 @@ func newStatusCmd() *cobra.Command {
 
 func newStatusLookupCmd() *cobra.Command {
 	var (
-		af              agencyFlags
-		record, purpose string
-		blind, encrypt  bool
+		af                        agencyFlags
+		record, purpose, keysFile string
+		blind, encrypt            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "lookup --blind",
@@ -95,7 +95,18 @@ audits every look-up.`,
 			if err != nil {
 				return err
 			}
-			r, err := c.BlindLookup(cmd.Context(), raw, purpose, encrypt)
+			opt := client.LookupOptions{Purpose: purpose, Encrypt: encrypt}
+			if keysFile != "" {
+				b, err := os.ReadFile(keysFile)
+				if err != nil {
+					return err
+				}
+				opt.Keys = new(gateway.OPRFKeys)
+				if err := json.Unmarshal(b, opt.Keys); err != nil {
+					return fmt.Errorf("%s: not an OPRF keys document: %w", keysFile, err)
+				}
+			}
+			r, err := c.BlindLookup(cmd.Context(), raw, opt)
 			if err != nil {
 				return err
 			}

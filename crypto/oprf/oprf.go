@@ -17,6 +17,7 @@
 package oprf
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -159,6 +160,10 @@ func pseudonym(domain string, epoch uint32, out []byte) keys.Pseudonym {
 	return p
 }
 
+// b64 is base64url without padding, strict: one spelling per byte string,
+// so that a re-spelled element is the same element to the replay check.
+var b64 = base64.RawURLEncoding.Strict()
+
 // ParseBatch decodes a batch of elements, refusing an empty or oversized
 // batch, a repeated element, and anything that is not a canonical,
 // non-identity ristretto255 element. Errors name the element's position.
@@ -170,37 +175,53 @@ func ParseBatch(batch []string) ([]circl.Blinded, error) {
 		return nil, fmt.Errorf("%w: %d elements, at most %d", ErrBatch, len(batch), MaxBatch)
 	}
 	out := make([]circl.Blinded, len(batch))
-	seen := make(map[string]int, len(batch))
+	seen := make(map[[ElementSize]byte]int, len(batch))
 	for i, s := range batch {
-		if j, dup := seen[s]; dup {
-			return nil, fmt.Errorf("%w: element %d repeats element %d", ErrBatch, i, j)
-		}
-		seen[s] = i
-		e, err := parseElement(s)
+		e, raw, err := parseElement(s)
 		if err != nil {
 			return nil, fmt.Errorf("element %d: %w", i, err)
 		}
+		if j, dup := seen[raw]; dup {
+			return nil, fmt.Errorf("%w: element %d repeats element %d", ErrBatch, i, j)
+		}
+		seen[raw] = i
 		out[i] = e
 	}
 	return out, nil
 }
 
-func parseElement(s string) (circl.Blinded, error) {
-	if len(s) != base64.RawURLEncoding.EncodedLen(ElementSize) {
-		return nil, ErrMalformed
+// BatchDigest identifies a batch of blinded elements under a domain's
+// epoch, over the decoded bytes, for the replay check. Blinded elements are
+// uniformly random: the digest reveals nothing about the inputs. The batch
+// must have passed ParseBatch.
+func BatchDigest(domain string, epoch uint32, batch []string) []byte {
+	h := sha256.New()
+	h.Write(deriveInfo(domain, epoch))
+	for _, s := range batch {
+		raw, _ := b64.DecodeString(s)
+		h.Write(raw)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	return h.Sum(nil)
+}
+
+func parseElement(s string) (circl.Blinded, [ElementSize]byte, error) {
+	var raw [ElementSize]byte
+	if len(s) != b64.EncodedLen(ElementSize) {
+		return nil, raw, ErrMalformed
+	}
+	b, err := b64.DecodeString(s)
 	if err != nil || len(b) != ElementSize {
-		return nil, ErrMalformed
+		return nil, raw, ErrMalformed
 	}
+	copy(raw[:], b)
 	e := suite.Group().NewElement()
 	if err := e.UnmarshalBinary(b); err != nil {
-		return nil, ErrMalformed
+		return nil, raw, ErrMalformed
 	}
 	if e.IsIdentity() {
-		return nil, ErrIdentity
+		return nil, raw, ErrIdentity
 	}
-	return e, nil
+	return e, raw, nil
 }
 
 // Client blinds inputs for one domain and epoch, and checks and unblinds the
@@ -214,7 +235,7 @@ type Client struct {
 // NewClient makes a client for a domain's epoch whose public key (base64url)
 // the gateway publishes.
 func NewClient(domain string, epoch uint32, publicKey string) (*Client, error) {
-	b, err := base64.RawURLEncoding.DecodeString(publicKey)
+	b, err := b64.DecodeString(publicKey)
 	if err != nil || len(b) != ElementSize {
 		return nil, fmt.Errorf("%w: public key", ErrMalformed)
 	}
@@ -260,13 +281,13 @@ func (c *Client) Finalize(b *Blinded, ev *Evaluation) ([]keys.Pseudonym, error) 
 	}
 	elems := make([]circl.Evaluated, len(ev.Elements))
 	for i, s := range ev.Elements {
-		e, err := parseElement(s)
+		e, _, err := parseElement(s)
 		if err != nil {
 			return nil, fmt.Errorf("evaluated element %d: %w", i, err)
 		}
 		elems[i] = e
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(ev.Proof)
+	raw, err := b64.DecodeString(ev.Proof)
 	if err != nil || len(raw) != ProofSize {
 		return nil, fmt.Errorf("%w: proof", ErrMalformed)
 	}

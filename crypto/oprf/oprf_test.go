@@ -117,6 +117,24 @@ func TestAnswerWithAnotherKeyIsRefused(t *testing.T) {
 
 func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// respell writes the same 32 bytes another way: the last of the 43
+// characters carries 4 bits of data and 2 unused bits.
+func respell(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last^1])
+}
+
+func TestRespellingDecodesToTheSameBytesLeniently(t *testing.T) {
+	t.Parallel()
+	s := enc(bytes.Repeat([]byte{0x5a}, 32))
+	a, errA := base64.RawURLEncoding.DecodeString(s)
+	b, errB := base64.RawURLEncoding.DecodeString(respell(s))
+	if errA != nil || errB != nil || !bytes.Equal(a, b) || s == respell(s) {
+		t.Fatal("respell does not make another spelling of the same bytes")
+	}
+}
+
 func TestBadBatchesAreRefusedByName(t *testing.T) {
 	t.Parallel()
 	k := testKey(t, "tumar.lookup", 1)
@@ -154,6 +172,13 @@ func TestBadBatchesAreRefusedByName(t *testing.T) {
 			}
 		})
 	}
+	// A re-spelled element (the same bytes, other unused trailing bits) is
+	// refused, so it cannot pass as a new element or a new request.
+	t.Run("re-spelled", func(t *testing.T) {
+		if _, err := k.Evaluate([]string{good, respell(good)}); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("got %v, want ErrMalformed", err)
+		}
+	})
 	// The error names the position, never the element.
 	_, err = k.Evaluate([]string{good, enc(make([]byte, 32))})
 	if err == nil || !strings.Contains(err.Error(), "element 1") {

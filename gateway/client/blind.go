@@ -53,12 +53,25 @@ func (c *Client) BlindPseudonyms(ctx context.Context, pub gateway.OPRFKey, input
 	return oc.Finalize(b, &oprf.Evaluation{Elements: r.Elements, Proof: r.Proof})
 }
 
+// LookupOptions are a blind look-up's purpose and how it trusts the
+// gateway's keys.
+type LookupOptions struct {
+	Purpose string
+	Encrypt bool // ask for the token encrypted to the caller (JWE)
+	// Keys, when set, are the gateway's OPRF keys as the agency saved them
+	// earlier (a pinned /.well-known/oprf-keys.json): proofs are checked
+	// against these, and an answer under any other key is refused. When nil
+	// the keys are fetched from the gateway, which checks only that every
+	// answer is under the key the gateway publishes now.
+	Keys *gateway.OPRFKeys
+}
+
 // BlindLookup asks whether the person an HTCDS record identifies has a
 // recorded victim status, without sending the identity: the record's match
 // keys are computed here and evaluated blind in the look-up domain, newest
 // epoch first, until a status is found. A found status comes with a
 // single-use status token for the caller.
-func (c *Client) BlindLookup(ctx context.Context, record json.RawMessage, purpose string, encrypt bool) (*gateway.LookupResult, error) {
+func (c *Client) BlindLookup(ctx context.Context, record json.RawMessage, opt LookupOptions) (*gateway.LookupResult, error) {
 	inputs, err := gateway.MatchInputs(record)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
@@ -66,9 +79,11 @@ func (c *Client) BlindLookup(ctx context.Context, record json.RawMessage, purpos
 	if len(inputs) == 0 {
 		return nil, errors.New("record: it does not identify the person: give a name and birth date, a document or a mobile phone")
 	}
-	doc, err := c.OPRFKeys(ctx)
-	if err != nil {
-		return nil, err
+	doc := opt.Keys
+	if doc == nil {
+		if doc, err = c.OPRFKeys(ctx); err != nil {
+			return nil, err
+		}
 	}
 	res := &gateway.LookupResult{}
 	asked := false
@@ -80,7 +95,7 @@ func (c *Client) BlindLookup(ctx context.Context, record json.RawMessage, purpos
 		if err != nil {
 			return nil, err
 		}
-		req := gateway.LookupRequest{Purpose: purpose, Encrypt: encrypt}
+		req := gateway.LookupRequest{Purpose: opt.Purpose, Encrypt: opt.Encrypt}
 		for _, p := range ps {
 			req.Pseudonyms = append(req.Pseudonyms, p.String())
 		}

@@ -236,7 +236,7 @@ func printBlindLookup(ctx context.Context, out io.Writer, ngo, consulate *client
 	if _, err := ngo.RecordStatus(ctx, samples[0].Record, "2026-11-01"); err != nil {
 		return fmt.Errorf("demo: record a status: %w", err)
 	}
-	res, err := consulate.BlindLookup(ctx, samples[1].Record, "consular-assistance", false)
+	res, err := consulate.BlindLookup(ctx, samples[1].Record, client.LookupOptions{Purpose: "consular-assistance"})
 	if err != nil {
 		return fmt.Errorf("demo: blind look-up: %w", err)
 	}

@@ -58,20 +58,17 @@ func (s *SQL) RecordEvaluation(ctx context.Context, ev *BlindEvaluation, limit i
 			e.Outcome, e.Reasons = audit.PossibleReplay, []string{"the same blinded elements were evaluated before"}
 			return appendAudit(ctx, tx, e)
 		}
-		var (
-			used   int
-			oldest string
-		)
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(elements), 0), COALESCE(MIN(at), '') FROM blind_evaluations WHERE agency = ? AND at > ?`,
-			ev.Agency, ts(ev.At.Add(-window))).Scan(&used, &oldest); err != nil {
+		var used int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(elements), 0) FROM blind_evaluations WHERE agency = ? AND at > ?`,
+			ev.Agency, ts(ev.At.Add(-window))).Scan(&used); err != nil {
 			return fmt.Errorf("count evaluations: %w", err)
 		}
 		if used+ev.Elements > limit {
-			retry := window
-			if oldest != "" {
-				retry = parseTS(oldest).Add(window).Sub(ev.At)
+			retry, err := retryAfter(ctx, tx, ev, used-(limit-ev.Elements), window)
+			if err != nil {
+				return err
 			}
-			refusal = &RateLimitError{RetryAfter: max(retry, time.Second)}
+			refusal = &RateLimitError{RetryAfter: retry}
 			e.Outcome, e.Reasons = audit.Refused, []string{fmt.Sprintf("limit of %d blind evaluations per %s reached", limit, window)}
 			return appendAudit(ctx, tx, e)
 		}
@@ -86,4 +83,32 @@ func (s *SQL) RecordEvaluation(ctx context.Context, ev *BlindEvaluation, limit i
 		return err
 	}
 	return refusal
+}
+
+// retryAfter is how long until enough of the agency's counted elements leave
+// the window for this request to fit: the oldest evaluations leave first.
+func retryAfter(ctx context.Context, tx *txx, ev *BlindEvaluation, excess int, window time.Duration) (time.Duration, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT elements, at FROM blind_evaluations WHERE agency = ? AND at > ? ORDER BY at`, ev.Agency, ts(ev.At.Add(-window)))
+	if err != nil {
+		return 0, fmt.Errorf("read evaluations: %w", err)
+	}
+	defer rows.Close()
+	retry := window // a request larger than the limit never fits
+	for freed := 0; rows.Next(); {
+		var (
+			n  int
+			at string
+		)
+		if err := rows.Scan(&n, &at); err != nil {
+			return 0, fmt.Errorf("read evaluations: %w", err)
+		}
+		if freed += n; freed >= excess {
+			retry = parseTS(at).Add(window).Sub(ev.At)
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read evaluations: %w", err)
+	}
+	return max(retry, time.Second), nil
 }

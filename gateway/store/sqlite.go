@@ -40,6 +40,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "wal_autocheckpoint(10000)")
+	q.Add("_pragma", "temp_store(MEMORY)") // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
@@ -288,6 +289,21 @@ func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
 		return "", ErrNotFound
 	}
 	return p, nil
+}
+
+// Persons implements StatusStore.
+func (s *SQL) Persons(ctx context.Context, keys []string) ([]string, error) {
+	found, err := storedLinks(ctx, s.db, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var out []string
+	for _, k := range keys {
+		if p, ok := found[k]; ok && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {

@@ -59,6 +59,18 @@ func scanStatus(row interface{ Scan(...any) error }) (*Status, error) {
 	return &st, nil
 }
 
+// PersonStatus implements StatusStore.
+func (s *SQL) PersonStatus(ctx context.Context, person string) (*Status, error) {
+	st, err := scanStatus(s.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE superseded_by IS NULL AND person = ?`, person))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: read status: %w", ErrUnavailable, err)
+	}
+	return st, nil
+}
+
 // CurrentStatus implements StatusStore.
 func (s *SQL) CurrentStatus(ctx context.Context, keys []string) (*Status, error) {
 	if len(keys) == 0 {
@@ -108,6 +120,12 @@ func (s *SQL) IssueToken(ctx context.Context, t *Token, e *audit.Entry) error {
 			return fmt.Errorf("write token: %w", err)
 		}
 		t.State = TokenIssued
+		// SubjectKeys, when given, are more keys of the person (its blind
+		// look-up keys); one already linked to someone else is not linked.
+		e.Subject = t.Person
+		if err := linkSubject(ctx, tx, e); err != nil && !errors.Is(err, ErrOtherPerson) {
+			return fmt.Errorf("link keys: %w", err)
+		}
 		e.Subject, e.SubjectKeys = t.Person, nil
 		return appendAudit(ctx, tx, e)
 	})

@@ -70,9 +70,14 @@ type StatusStore interface {
 	RecordStatus(ctx context.Context, s *Status, e *audit.Entry) error
 	// Person returns the person any of the keys is linked to, or ErrNotFound.
 	Person(ctx context.Context, keys []string) (string, error)
+	// Persons returns every distinct person the keys are linked to, in the
+	// order of the keys; none is an empty list.
+	Persons(ctx context.Context, keys []string) ([]string, error)
 	// CurrentStatus returns the current decision about the person any of
 	// the keys is linked to.
 	CurrentStatus(ctx context.Context, keys []string) (*Status, error)
+	// PersonStatus returns the current decision about a person, or ErrNotFound.
+	PersonStatus(ctx context.Context, person string) (*Status, error)
 	StatusHistory(ctx context.Context, person string) ([]Status, error)
 	IssueToken(ctx context.Context, t *Token, e *audit.Entry) error
 	RedeemToken(ctx context.Context, jti string, at time.Time, e *audit.Entry) (*Token, error)

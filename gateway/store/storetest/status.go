@@ -66,8 +66,20 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 		if err := evaluate("d", "ngo", 2, now); err != nil {
 			t.Fatalf("a refusal counted against the limit: %v", err)
 		}
+		// Full now: 3 elements from 30 minutes ago and 2 from now. One more
+		// fits when the older 3 leave; six more never fit.
+		if err := evaluate("f", "ngo", 1, now); !errors.As(err, &rl) || rl.RetryAfter < 29*time.Minute || rl.RetryAfter > 31*time.Minute {
+			t.Fatalf("one more: %v", err)
+		}
+		if err := evaluate("g", "ngo", 6, now); !errors.As(err, &rl) || rl.RetryAfter != time.Hour {
+			t.Fatalf("more than the limit: %v", err)
+		}
 		if err := evaluate("e", "consulate", 5, now); err != nil {
 			t.Fatalf("another agency's limit: %v", err)
+		}
+		persons, err := s.Persons(ctx, []string{"nobody"})
+		if err != nil || len(persons) != 0 {
+			t.Fatalf("persons of an unknown key: %v %v", persons, err)
 		}
 		log, err := s.AuditLog(ctx, 0, 10)
 		if err != nil {
@@ -77,7 +89,7 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 		for _, e := range log {
 			outcomes = append(outcomes, e.Outcome)
 		}
-		want := []audit.Outcome{audit.Evaluated, audit.Evaluated, audit.PossibleReplay, audit.Refused, audit.Evaluated, audit.Evaluated}
+		want := []audit.Outcome{audit.Evaluated, audit.Evaluated, audit.PossibleReplay, audit.Refused, audit.Evaluated, audit.Refused, audit.Refused, audit.Evaluated}
 		if len(outcomes) != len(want) {
 			t.Fatalf("audit outcomes %v, want %v", outcomes, want)
 		}
@@ -85,6 +97,23 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 			if outcomes[i] != want[i] {
 				t.Fatalf("audit outcomes %v, want %v", outcomes, want)
 			}
+		}
+	})
+
+	t.Run("persons of keys, and a person's status", func(t *testing.T) {
+		s := newStore(t)
+		a := record(t, s, "s-a", "PossibleVictimOfTrafficking", "k-a1", "k-a2")
+		b := record(t, s, "s-b", "ActualVictimOfTrafficking", "k-b1")
+		got, err := s.Persons(ctx, []string{"k-b1", "k-zz", "k-a2", "k-a1"})
+		if err != nil || len(got) != 2 || got[0] != b.Person || got[1] != a.Person {
+			t.Fatalf("persons %v %v, want [%s %s]", got, err, b.Person, a.Person)
+		}
+		st, err := s.PersonStatus(ctx, b.Person)
+		if err != nil || st.ID != "s-b" {
+			t.Fatalf("status of b: %+v %v", st, err)
+		}
+		if _, err := s.PersonStatus(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("status of nobody: %v", err)
 		}
 	})
 
