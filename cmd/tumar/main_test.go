@@ -299,7 +299,16 @@ func TestTokenCommands(t *testing.T) {
 
 	// The consulate asks blind, with the passport spelling, and gets a token of its own.
 	passport := `{"prs_FirstName": "AIGUL", "prs_SecondName": "TOKTOSUNOVA", "prs_Birthdate": "1996-03-14"}`
-	out, err = tumar(t, append([]string{"status", "lookup", "--blind", "--record", passport, "--purpose", "consular-assistance"}, as("consulate-moscow")...)...)
+	resp, err = hc.Get("https://127.0.0.1:" + port + "/.well-known/oprf-keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := filepath.Join(t.TempDir(), "oprf-keys.json")
+	buf.Reset()
+	buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	os.WriteFile(pinned, buf.Bytes(), 0o600)
+	out, err = tumar(t, append([]string{"status", "lookup", "--blind", "--oprf-keys", pinned, "--record", passport, "--purpose", "consular-assistance"}, as("consulate-moscow")...)...)
 	if err != nil || !strings.Contains(out, `"found": true`) || !strings.Contains(out, `"status": "ActualVictimOfTrafficking"`) {
 		t.Fatalf("blind look-up: %v\n%s", err, out)
 	}

@@ -118,6 +118,7 @@ audits every look-up.`,
 	cmd.Flags().StringVar(&record, "record", "", "the person's identity as HTCDS JSON, or @FILE; it is not sent")
 	cmd.Flags().StringVar(&purpose, "purpose", "", "purpose of the status token, if a status is found")
 	cmd.Flags().BoolVar(&encrypt, "encrypt", false, "encrypt the token to this agency (JWE)")
+	cmd.Flags().StringVar(&keysFile, "oprf-keys", "", "the gateway's OPRF keys saved earlier from /.well-known/oprf-keys.json: answers under any other key are refused")
 	return cmd
 }
 
