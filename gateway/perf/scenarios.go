@@ -219,7 +219,7 @@ func runBulk(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	runner := &connectors.Runner{Connector: c, Source: "ngo-sezim", Sink: e.app.Exchange,
 		Target:     connectors.Target{Destination: "errp", Purpose: "criminal-referral", LegalBasis: "victim-consent"},
 		Quarantine: &connectors.Quarantine{Store: e.app.Store, Sealer: sealer},
-		BatchSize:  2000, Workers: 64}
+		BatchSize:  2000, Workers: 256}
 	r, err := measure("d", "bulk: CSV through the NGO connector to outbox and audit", n, func() error {
 		st, err := runner.Run(ctx)
 		if err == nil && st.Accepted != n {

@@ -72,7 +72,7 @@ func (s *SQL) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, err
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: search audit: %w", ErrUnavailable, err)
 	}
@@ -96,10 +96,10 @@ func (s *SQL) AuditHead(ctx context.Context) (int64, []byte, error) {
 		seq  int64
 		hash []byte
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Everything may have been truncated: the head is the truncation point.
-		err = s.db.QueryRowContext(ctx, `SELECT seq, hash FROM checkpoints WHERE kind = 'truncation' ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+		err = s.r.QueryRowContext(ctx, `SELECT seq, hash FROM checkpoints WHERE kind = 'truncation' ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, nil, nil
 		}
@@ -122,7 +122,7 @@ func (s *SQL) AddCheckpoint(ctx context.Context, cp *audit.Checkpoint) error {
 
 // Checkpoints implements AuditStore, oldest first.
 func (s *SQL) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, hash, signed, created_at FROM checkpoints ORDER BY seq, kind`)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, hash, signed, created_at FROM checkpoints ORDER BY seq, kind`)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read checkpoints: %w", ErrUnavailable, err)
 	}
@@ -173,7 +173,7 @@ func (s *SQL) LastBefore(ctx context.Context, t time.Time) (int64, []byte, error
 		seq  int64
 		hash []byte
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE time < ? ORDER BY seq DESC LIMIT 1`, ts(t)).Scan(&seq, &hash)
+	err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE time < ? ORDER BY seq DESC LIMIT 1`, ts(t)).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, ErrNotFound
 	}

@@ -31,7 +31,7 @@ var _ BundleStore = (*SQL)(nil)
 func (s *SQL) Bundle(ctx context.Context, consulate string, seq uint64) (*Bundle, error) {
 	b := Bundle{Consulate: consulate, Sequence: seq}
 	var at string
-	err := s.db.QueryRowContext(ctx, `SELECT bundle_id, digest, imported_at FROM bundles WHERE consulate = ? AND sequence = ?`, consulate, seq).
+	err := s.r.QueryRowContext(ctx, `SELECT bundle_id, digest, imported_at FROM bundles WHERE consulate = ? AND sequence = ?`, consulate, seq).
 		Scan(&b.BundleID, &b.Digest, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound

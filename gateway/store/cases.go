@@ -39,7 +39,7 @@ var _ CaseStore = (*SQL)(nil)
 
 // ReleasedEntry implements CaseStore.
 func (s *SQL) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.Entry, error) {
-	e, err := scanEntry(s.db.QueryRowContext(ctx, `SELECT a.entry, a.hash FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID))
+	e, err := scanEntry(s.r.QueryRowContext(ctx, `SELECT a.entry, a.hash FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -65,7 +65,7 @@ func (s *SQL) RecordCaseEvent(ctx context.Context, ev *CaseEvent, e *audit.Entry
 
 // CaseEvents implements CaseStore.
 func (s *SQL) CaseEvents(ctx context.Context, person string) ([]CaseEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, source, person, exchange_id, register_case_id, kind, article, previous_article, event_date, recorded_at
+	rows, err := s.r.QueryContext(ctx, `SELECT event_id, source, person, exchange_id, register_case_id, kind, article, previous_article, event_date, recorded_at
 		FROM case_events WHERE person = ? ORDER BY event_date, recorded_at`, person)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read case events: %w", ErrUnavailable, err)

@@ -40,7 +40,8 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQL, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &SQL{db: &dbx{DB: db, pg: true}, pg: true, closePool: pool.Close}, nil
+	w := &dbx{DB: db, pg: true}
+	return &SQL{db: w, r: w, pg: true, closePool: pool.Close}, nil
 }
 
 func migratePostgres(ctx context.Context, db *sql.DB) error {

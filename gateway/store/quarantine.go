@@ -44,7 +44,7 @@ func (s *SQL) Quarantine(ctx context.Context, q *Quarantined) error {
 
 // QuarantineList implements QuarantineStore; an empty connector lists all.
 func (s *SQL) QuarantineList(ctx context.Context, connector string) ([]Quarantined, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, connector, position, source_record_id, reason, created_at FROM quarantine
+	rows, err := s.r.QueryContext(ctx, `SELECT id, connector, position, source_record_id, reason, created_at FROM quarantine
 		WHERE ? = '' OR connector = ? ORDER BY created_at, id`, connector, connector)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read quarantine: %w", ErrUnavailable, err)
@@ -71,7 +71,7 @@ func (s *SQL) QuarantineGet(ctx context.Context, id string) (*Quarantined, error
 		q  Quarantined
 		at string
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, connector, position, source_record_id, reason, sealed, created_at FROM quarantine WHERE id = ?`, id).
+	err := s.r.QueryRowContext(ctx, `SELECT id, connector, position, source_record_id, reason, sealed, created_at FROM quarantine WHERE id = ?`, id).
 		Scan(&q.ID, &q.Connector, &q.Position, &q.SourceRecordID, &q.Reason, &q.Sealed, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -107,7 +107,7 @@ var _ CursorStore = (*SQL)(nil)
 // Cursor implements CursorStore.
 func (s *SQL) Cursor(ctx context.Context, connector string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM cursors WHERE connector = ?`, connector).Scan(&v)
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM cursors WHERE connector = ?`, connector).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

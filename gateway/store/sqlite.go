@@ -27,7 +27,13 @@ var sqliteMigrations embed.FS
 // gateway replicas. The statements are the same; where the databases differ
 // (locking, placeholders, unique-violation errors), the dialect decides.
 type SQL struct {
-	db        *dbx
+	db *dbx // writes, and reads that must see this store's own transaction
+	// r serves reads outside a transaction. On SQLite it is a pool of
+	// read-only connections, so that reads (an idempotency check, the
+	// inbox, a status) never wait for the one writer's group commit: WAL
+	// lets them read the last committed state meanwhile. On PostgreSQL it
+	// is db.
+	r         *dbx
 	pg        bool
 	closePool func() // PostgreSQL's pool, closed after the database handle
 }
@@ -65,7 +71,35 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}}, nil
+	rdb, err := openSQLiteReader(ctx, path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}, r: &dbx{DB: rdb, stmts: newStmtCache()}}, nil
+}
+
+// sqliteReaders is the size of the read pool.
+const sqliteReaders = 4
+
+// openSQLiteReader opens the read pool of a migrated SQLite database: its
+// connections cannot write (query_only).
+func openSQLiteReader(ctx context.Context, path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "query_only(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s for reading: %w", ErrUnavailable, path, err)
+	}
+	db.SetMaxOpenConns(sqliteReaders)
+	db.SetMaxIdleConns(sqliteReaders)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: open %s for reading: %w", ErrUnavailable, path, err)
+	}
+	return db, nil
 }
 
 // Release implements Store.
@@ -137,7 +171,7 @@ func latestSubmission(ctx context.Context, q interface {
 
 // LatestSubmission implements Store.
 func (s *SQL) LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error) {
-	sub, err := latestSubmission(ctx, s.db, source, sourceRecordID, destination, purpose)
+	sub, err := latestSubmission(ctx, s.r, source, sourceRecordID, destination, purpose)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -281,7 +315,7 @@ func readLinks(ctx context.Context, q querier, args []any, found map[string]stri
 
 // Person implements StatusStore.
 func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
-	p, err := linkedPerson(ctx, s.db, keys)
+	p, err := linkedPerson(ctx, s.r, keys)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -293,7 +327,7 @@ func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
 
 // Persons implements StatusStore.
 func (s *SQL) Persons(ctx context.Context, keys []string) ([]string, error) {
-	found, err := storedLinks(ctx, s.db, keys)
+	found, err := storedLinks(ctx, s.r, keys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -323,7 +357,7 @@ func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
 
 // Inbox implements Store.
 func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.r.QueryContext(ctx,
 		`SELECT id, source, destination, purpose, decision_id, created_at, payload, proof, sealed FROM outbox
 		 WHERE destination = ? AND acked_at IS NULL ORDER BY seq LIMIT ?`, destination, limit)
 	if err != nil {
@@ -369,7 +403,7 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 
 // AuditLog implements Store.
 func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
 	}
@@ -395,6 +429,10 @@ func (s *SQL) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	if s.r != s.db {
+		s.r.stmts.close()
+		s.r.Close()
+	}
 	s.db.stmts.close()
 	err := s.db.Close()
 	if s.closePool != nil {

@@ -61,7 +61,7 @@ func scanStatus(row interface{ Scan(...any) error }) (*Status, error) {
 
 // PersonStatus implements StatusStore.
 func (s *SQL) PersonStatus(ctx context.Context, person string) (*Status, error) {
-	st, err := scanStatus(s.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE superseded_by IS NULL AND person = ?`, person))
+	st, err := scanStatus(s.r.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE superseded_by IS NULL AND person = ?`, person))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -80,7 +80,7 @@ func (s *SQL) CurrentStatus(ctx context.Context, keys []string) (*Status, error)
 	for i, k := range keys {
 		args[i] = k
 	}
-	row := s.db.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses
+	row := s.r.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses
 		WHERE superseded_by IS NULL AND person = (SELECT person FROM links WHERE key IN (`+placeholders(len(keys))+`) LIMIT 1)`, args...)
 	st, err := scanStatus(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -94,7 +94,7 @@ func (s *SQL) CurrentStatus(ctx context.Context, keys []string) (*Status, error)
 
 // StatusHistory implements StatusStore: every decision, oldest first.
 func (s *SQL) StatusHistory(ctx context.Context, person string) ([]Status, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE person = ? ORDER BY recorded_at, id`, person)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+statusColumns+` FROM statuses WHERE person = ? ORDER BY recorded_at, id`, person)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read statuses: %w", ErrUnavailable, err)
 	}
@@ -150,7 +150,7 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 
 // Token implements StatusStore.
 func (s *SQL) Token(ctx context.Context, jti string) (*Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE jti = ?`, jti))
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE jti = ?`, jti))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
