@@ -61,7 +61,10 @@ func newConnectorCmd(log *slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{Use: "connector", Short: "Bring records in from source systems (spreadsheets, case systems)"}
 	var cfgPath string
 	cmd.PersistentFlags().StringVarP(&cfgPath, "config", "c", "tumar.yaml", "configuration file")
-	var metricsFile string
+	var (
+		metricsFile         string
+		inFlight, batchSize int
+	)
 	run := &cobra.Command{
 		Use:   "run NAME",
 		Short: "Run one configured connector to the end of its source",
@@ -81,7 +84,7 @@ gateway is back: records already released are recognised and not sent twice.`,
 			r := &connectors.Runner{Connector: c, Source: kc.Agency, Sink: app.Exchange,
 				Target:     connectors.Target{Destination: kc.Destination, Purpose: kc.Purpose, LegalBasis: kc.LegalBasis},
 				Quarantine: &connectors.Quarantine{Store: app.Store, Sealer: app.Keys.(keys.Sealer)},
-				Metrics:    connectors.NewMetrics(reg)}
+				Metrics:    connectors.NewMetrics(reg), Workers: inFlight, BatchSize: batchSize}
 			bar := progress(cmd.ErrOrStderr())
 			r.Progress = func(st connectors.Stats) { bar(st) }
 			st, err := r.Run(cmd.Context())
@@ -101,6 +104,8 @@ gateway is back: records already released are recognised and not sent twice.`,
 		},
 	}
 	run.Flags().StringVar(&metricsFile, "metrics-textfile", "", "write the run's Prometheus metrics to this file (node exporter textfile format)")
+	run.Flags().IntVar(&inFlight, "in-flight", 256, "records in the pipeline at once; the gateway commits records in flight together, so more is faster up to its batch of 256")
+	run.Flags().IntVar(&batchSize, "batch-size", 2000, "rows read from the source at a time")
 
 	var suggest bool
 	mapCmd := &cobra.Command{
