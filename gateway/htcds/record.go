@@ -16,6 +16,8 @@ import (
 
 	"github.com/agnivade/levenshtein"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/tumarproject/tumar/gateway/internal/jsonx"
 )
 
 // Value is one field's value. Which part is meaningful follows the field's
@@ -472,16 +474,8 @@ func appendValue(b []byte, k Kind, v Value) ([]byte, error) {
 	}
 }
 
-// appendString appends a JSON string exactly as encoding/json writes it
-// (escaping <, > and & for HTML), so the bytes, and every hash of them, stay
-// the same as before the fast path.
-func appendString(b []byte, s string) ([]byte, error) {
-	if strings.ContainsAny(s, "<>&\u2028\u2029") || !utf8.ValidString(s) {
-		out, err := json.Marshal(s)
-		return append(b, out...), err
-	}
-	return jsontext.AppendQuote(b, s)
-}
+// appendString appends a JSON string as encoding/json writes it.
+func appendString(b []byte, s string) ([]byte, error) { return jsonx.AppendString(b, s), nil }
 
 // JSON returns the entry's value encoded as JSON, in the shape its kind takes.
 func (e Entry) JSON() ([]byte, error) {

@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// reference is what encoding/json writes for the hashed form: the bytes
+// every stored hash was taken over.
+func reference(t testing.TB, e *Entry) []byte {
+	c := *e
+	c.Hash = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var awkward = []string{"", "plain", "Айгүл", "<script>&", "a\"b\\c", "tab\tnew\nline\r", "\x00\x01\x1f\x7f", "\u2028\u2029", "bad \xff utf8", "emoji 😀", "/slash"}
+
+func randomEntry(r *rand.Rand) *Entry {
+	pick := func() string { return awkward[r.IntN(len(awkward))] }
+	e := &Entry{Seq: r.Int64N(1 << 40), DecisionID: pick(), Time: time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC(), Event: pick(),
+		TokenID: pick(), Source: pick(), Destination: pick(), Purpose: pick(), LegalBasis: pick(), PolicyRevision: pick(),
+		Rule: pick(), Outcome: Outcome(pick()), Subject: pick(), SubjectKeys: []string{pick()}, Hash: []byte{1, 2}}
+	for range r.IntN(4) {
+		e.Fields = append(e.Fields, FieldAction{Field: pick(), Action: pick(), Rule: pick()})
+	}
+	for range r.IntN(3) {
+		e.Reasons = append(e.Reasons, pick())
+	}
+	switch r.IntN(3) {
+	case 1:
+		e.Details = map[string]string{}
+	case 2:
+		e.Details = map[string]string{pick(): pick(), pick(): pick(), "z": pick()}
+	}
+	switch r.IntN(3) {
+	case 1:
+		e.PrevHash = []byte{}
+	case 2:
+		e.PrevHash = bytes.Repeat([]byte{byte(r.IntN(256))}, 32)
+	}
+	if r.IntN(4) == 0 {
+		e.Fields = []FieldAction{}
+	}
+	if r.IntN(2) == 0 {
+		e.Time = e.Time.In(time.FixedZone("", 6*3600))
+	}
+	return e
+}
+
+func TestHashedFormIsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		e := randomEntry(r)
+		got, err := e.hashed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := reference(t, e); !bytes.Equal(got, want) {
+			t.Fatalf("entry %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+func FuzzHashedForm(f *testing.F) {
+	f.Add(int64(1), "d", "exchange", "ngo", "errp", "field", "<&>", "k", "v", []byte{1})
+	f.Fuzz(func(t *testing.T, seq int64, id, event, src, dst, fieldName, rule, k, v string, prev []byte) {
+		e := &Entry{Seq: seq, DecisionID: id, Time: time.Unix(seq%4e9, 0).UTC(), Event: event, Source: src, Destination: dst,
+			Rule: rule, Fields: []FieldAction{{Field: fieldName, Action: rule, Rule: rule}}, Reasons: []string{k}, Details: map[string]string{k: v}, PrevHash: prev}
+		got, err := e.hashed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := reference(t, e); !bytes.Equal(got, want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+func TestHashedFormRefusesAYearWithoutJSON(t *testing.T) {
+	e := &Entry{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := e.hashed(); err == nil {
+		t.Fatal("year 10000 encoded")
+	}
+}
+
+func BenchmarkHashed(b *testing.B) {
+	e := &Entry{Seq: 123456, DecisionID: "0193a6f0-7d2c-7c1e-9f55-1b2c3d4e5f60", Time: time.Now().UTC(), Event: "exchange",
+		Source: "ngo-sezim", Destination: "errp", Purpose: "criminal-referral", LegalBasis: "victim-consent", PolicyRevision: "sha256:782ce4376ca32803",
+		Rule: "criminal-referral", Outcome: Released, Subject: "tumar.internal:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", PrevHash: make([]byte, 32)}
+	for _, f := range []string{"prs_FirstName", "prs_SecondName", "prs_Birthdate", "prs_Gender", "prs_Citizenship", "prs_IdentityNumber", "prs_MobilePhone",
+		"prs_MailingCity", "prs_MailingState", "vic_TraffickingStatus", "vic_TypeOfExploitation", "cas_Status", "cco_CaseComment", "hte_CountryOfDestination"} {
+		e.Fields = append(e.Fields, FieldAction{Field: f, Action: "pseudonymise", Rule: "class/direct_identifier"})
+	}
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			reference(b, e)
+		}
+	})
+	b.Run("appendHashed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.hashed(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
