@@ -35,7 +35,8 @@ type SQL struct {
 	// is db.
 	r         *dbx
 	pg        bool
-	closePool func() // PostgreSQL's pool, closed after the database handle
+	closePool func()        // PostgreSQL's pool, closed after the database handle
+	ckpt      *checkpointer // SQLite's WAL checkpoints, off the commit path
 }
 
 var _ Store = (*SQL)(nil)
@@ -45,7 +46,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "wal_autocheckpoint(10000)")
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)) // the checkpointer does it before then
 	q.Add("_pragma", "temp_store(MEMORY)") // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -76,7 +77,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, err
 	}
-	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}, r: &dbx{DB: rdb, stmts: newStmtCache()}}, nil
+	ckpt, err := startCheckpointer(ctx, path)
+	if err != nil {
+		rdb.Close()
+		db.Close()
+		return nil, err
+	}
+	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}, r: &dbx{DB: rdb, stmts: newStmtCache()}, ckpt: ckpt}, nil
 }
 
 // sqliteReaders is the size of the read pool.
@@ -429,6 +436,9 @@ func (s *SQL) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	if s.r != s.db {
 		s.r.stmts.close()
 		s.r.Close()
