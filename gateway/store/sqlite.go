@@ -47,7 +47,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)) // the checkpointer does it before then
-	q.Add("_pragma", "temp_store(MEMORY)") // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
+	q.Add("_pragma", "temp_store(MEMORY)")                               // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
