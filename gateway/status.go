@@ -175,7 +175,9 @@ func (s *StatusService) issue(ctx context.Context, caller, aud *config.Agency, s
 		out.Encrypted = true
 	}
 	e.TokenID = t.JTI
-	if err := s.store.IssueToken(ctx, t, e); err != nil {
+	if err := s.store.IssueToken(ctx, t, e); errors.Is(err, store.ErrSuperseded) {
+		return nil, &Error{Status: http.StatusConflict, Code: "superseded", Message: "the person's status changed while the token was being issued; nothing was issued, ask again"}
+	} else if err != nil {
 		return nil, unavailable("store_failed", "the token could not be stored and audited; nothing was issued", err)
 	}
 	return out, nil

@@ -44,9 +44,15 @@ var _ BlindStore = (*SQL)(nil)
 func (s *SQL) RecordEvaluation(ctx context.Context, ev *BlindEvaluation, limit int, window time.Duration, e *audit.Entry) error {
 	var refusal error
 	err := s.inTx(ctx, func(tx *txx) error {
-		if tx.pg { // one agency's evaluations are counted one transaction at a time
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "blind/"+ev.Agency); err != nil {
-				return fmt.Errorf("lock agency: %w", err)
+		if tx.pg {
+			// One agency's evaluations are counted one transaction at a
+			// time, and one digest is checked by one transaction at a time
+			// (two agencies could send the same batch). Always agency, then
+			// digest, so no two transactions wait on each other in a cycle.
+			for _, lock := range []string{"blind/agency/" + ev.Agency, "blind/digest/" + ev.Digest} {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, lock); err != nil {
+					return fmt.Errorf("lock: %w", err)
+				}
 			}
 		}
 		var seen int

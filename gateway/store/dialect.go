@@ -34,22 +34,35 @@ type auditHead struct {
 	hash []byte
 }
 
-func (d *dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+// stmt returns the prepared form of q, preparing it on first sight: outside
+// a transaction no caller holds a connection, so preparing is safe here.
+func (d *dbx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if d.stmts == nil {
+		return nil
+	}
 	if st := d.stmts.lookup(q); st != nil {
+		return st
+	}
+	d.stmts.prepare(ctx, d.DB)
+	return d.stmts.lookup(q)
+}
+
+func (d *dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := d.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return d.DB.ExecContext(ctx, rebind(q, d.pg), args...)
 }
 
 func (d *dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := d.stmts.lookup(q); st != nil {
+	if st := d.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return d.DB.QueryContext(ctx, rebind(q, d.pg), args...)
 }
 
 func (d *dbx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := d.stmts.lookup(q); st != nil {
+	if st := d.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)

@@ -72,6 +72,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
+	w := &dbx{DB: db, stmts: newStmtCache()}
+	if inMemory(path) { // each connection would get a database of its own
+		return &SQL{db: w, r: w}, nil
+	}
 	rdb, err := openSQLiteReader(ctx, path)
 	if err != nil {
 		db.Close()
@@ -83,7 +87,12 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, err
 	}
-	return &SQL{db: &dbx{DB: db, stmts: newStmtCache()}, r: &dbx{DB: rdb, stmts: newStmtCache()}, ckpt: ckpt}, nil
+	return &SQL{db: w, r: &dbx{DB: rdb, stmts: newStmtCache()}, ckpt: ckpt}, nil
+}
+
+// inMemory reports whether an SQLite path names an in-memory database.
+func inMemory(path string) bool {
+	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
 }
 
 // sqliteReaders is the size of the read pool.
@@ -431,17 +440,25 @@ func (s *SQL) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if s.r != s.db {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("%w: readers: %w", ErrUnavailable, err)
+		}
+	}
+	if s.ckpt != nil {
+		return s.ckpt.health()
+	}
 	return nil
 }
 
 // Close implements Store.
 func (s *SQL) Close() error {
-	if s.ckpt != nil {
-		s.ckpt.close()
-	}
-	if s.r != s.db {
+	if s.r != s.db { // readers first, so that the last checkpoint can empty the WAL
 		s.r.stmts.close()
 		s.r.Close()
+	}
+	if s.ckpt != nil {
+		s.ckpt.close()
 	}
 	s.db.stmts.close()
 	err := s.db.Close()

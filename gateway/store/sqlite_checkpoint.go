@@ -15,7 +15,11 @@ const checkpointEvery = 250 * time.Millisecond
 
 // walBackstop is the WAL size, in pages, at which a commit checkpoints by
 // itself: only if the checkpointer has fallen far behind.
-const walBackstop = 100_000
+const walBackstop = 20_000
+
+// walBehind is how many WAL frames may wait to be copied before the store
+// reports itself unready: checkpoints are failing or starved.
+const walBehind = 2 * walBackstop
 
 // checkpointer copies committed pages from the WAL into the database file on
 // its own connection (PASSIVE checkpoints), so that a commit never waits for
@@ -27,6 +31,10 @@ type checkpointer struct {
 	stop  chan struct{}
 	done  chan struct{}
 	close func() // stops it once, however often called
+
+	mu      sync.Mutex
+	lastErr error // of the last checkpoint; nil when it ran
+	behind  int   // WAL frames the last checkpoint could not copy yet
 }
 
 func startCheckpointer(ctx context.Context, path string) (*checkpointer, error) {
@@ -56,15 +64,43 @@ func (c *checkpointer) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			// A failed or partial checkpoint is retried on the next tick;
-			// the WAL holds every committed page until then.
-			c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			c.checkpoint()
 		}
 	}
 }
 
+// checkpoint copies what it can. A failed or partial checkpoint is retried
+// on the next tick; the WAL holds every committed page until then, and
+// health reports it when it falls far behind.
+func (c *checkpointer) checkpoint() {
+	var busy, frames, copied int
+	err := c.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastErr = err
+	if err == nil {
+		c.behind = frames - copied
+	}
+}
+
+// health is an error when the last checkpoint failed or the WAL holds more
+// than walBehind frames not yet copied into the database file.
+func (c *checkpointer) health() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.lastErr != nil:
+		return fmt.Errorf("%w: WAL checkpoint: %w", ErrUnavailable, c.lastErr)
+	case c.behind > walBehind:
+		return fmt.Errorf("%w: WAL checkpoints are %d frames behind", ErrUnavailable, c.behind)
+	}
+	return nil
+}
+
 // shutdown stops the checkpointer after a last full checkpoint, which leaves
-// the WAL empty when nothing else has the database open.
+// the WAL empty when nothing else is using the database. The store calls it
+// after closing its readers and before closing its writer. If the last
+// checkpoint cannot run, the writer's close checkpoints instead.
 func (c *checkpointer) shutdown() {
 	close(c.stop)
 	<-c.done

@@ -113,6 +113,15 @@ func (s *SQL) StatusHistory(ctx context.Context, person string) ([]Status, error
 // IssueToken implements StatusStore.
 func (s *SQL) IssueToken(ctx context.Context, t *Token, e *audit.Entry) error {
 	return s.inTx(ctx, func(tx *txx) error {
+		// The status was read outside this transaction: a decision recorded
+		// since then supersedes it, and no token is issued for it.
+		var superseded string
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(superseded_by, '') FROM statuses WHERE id = ?`, t.StatusID).Scan(&superseded); err != nil {
+			return fmt.Errorf("read status: %w", err)
+		}
+		if superseded != "" {
+			return ErrSuperseded
+		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO tokens (jti, person, status_id, issuer, audience, purpose, subject, issued_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.JTI, t.Person, t.StatusID, t.Issuer, t.Audience, t.Purpose, t.Subject, ts(t.IssuedAt), ts(t.ExpiresAt), string(TokenIssued))

@@ -111,3 +111,45 @@ func TestCheckpointsRunOffTheCommitPath(t *testing.T) {
 		t.Fatalf("after reopening: %d messages, %v", len(got), err)
 	}
 }
+
+func TestInMemoryDatabaseIsOneDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := &Message{ID: "m1", Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
+	if err := s.Release(ctx, m, &audit.Entry{DecisionID: "d1", Time: time.Now(), Event: "exchange", Outcome: audit.Released}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Inbox(ctx, "errp", 10); err != nil || len(got) != 1 {
+		t.Fatalf("inbox of an in-memory store: %d, %v", len(got), err)
+	}
+}
+
+func TestReadsArePreparedAndHealthCoversCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	for range 3 {
+		if _, err := s.Token(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	s.r.stmts.mu.Lock()
+	prepared := len(s.r.stmts.stmts)
+	s.r.stmts.mu.Unlock()
+	if prepared == 0 {
+		t.Fatal("reads outside a transaction are never prepared")
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.ckpt.close() // no tick may overwrite what follows
+	s.ckpt.mu.Lock()
+	s.ckpt.behind = walBehind + 1
+	s.ckpt.mu.Unlock()
+	if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a WAL far behind its checkpoints: Ping gave %v", err)
+	}
+}

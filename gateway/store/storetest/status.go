@@ -117,6 +117,20 @@ func RunStatus(t *testing.T, newStore func(t *testing.T) Full) {
 		}
 	})
 
+	t.Run("no token for a superseded status", func(t *testing.T) {
+		s := newStore(t)
+		old := record(t, s, "s-old", "PossibleVictimOfTrafficking", "k-x")
+		record(t, s, "s-new", "ActualVictimOfTrafficking", "k-x")
+		tok := &store.Token{JTI: "late", Person: old.Person, StatusID: old.ID, Issuer: "ngo", Audience: "shelter", Purpose: "support-services",
+			Subject: "shelter:v1:x", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.IssueToken(ctx, tok, &audit.Entry{DecisionID: "late", Time: now, Event: "token_issue", Outcome: audit.Issued}); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("a token for a superseded status: got %v, want ErrSuperseded", err)
+		}
+		if _, err := s.Token(ctx, "late"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the refused token was stored: %v", err)
+		}
+	})
+
 	t.Run("blind evaluations: concurrent requests never pass the limit", func(t *testing.T) {
 		s := newStore(t)
 		var (
