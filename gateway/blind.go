@@ -48,7 +48,8 @@ type EvaluateResponse struct {
 // the status policy, counted against the agency's limit and audited, durably,
 // before any evaluation is returned; a replayed request is refused.
 func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req *EvaluateRequest) (*EvaluateResponse, error) {
-	if err := req.check(); err != nil {
+	batch, err := req.check()
+	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(s.cfg.Domains(), req.Domain) {
@@ -65,7 +66,7 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 	}
 	e := s.entry("oprf_evaluate", caller.ID, "", "", rule, "")
 	e.Details = map[string]string{"domain": key.Domain, "epoch": strconv.FormatUint(uint64(key.Epoch), 10), "elements": strconv.Itoa(len(req.Elements))}
-	ev := &store.BlindEvaluation{Digest: hex.EncodeToString(oprf.BatchDigest(key.Domain, key.Epoch, req.Elements)), Agency: caller.ID, Domain: key.Domain, Elements: len(req.Elements), At: s.now()}
+	ev := &store.BlindEvaluation{Digest: hex.EncodeToString(batch.Digest(key.Domain, key.Epoch)), Agency: caller.ID, Domain: key.Domain, Elements: batch.Len(), At: s.now()}
 	err = s.store.RecordEvaluation(ctx, ev, s.cfg.Blind.Limit, s.cfg.Blind.Window.Duration(), e)
 	var limited *store.RateLimitError
 	switch {
@@ -81,7 +82,7 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 	default:
 		return nil, unavailable("store_failed", "the evaluation could not be counted and audited; nothing was evaluated", err)
 	}
-	out, err := key.Evaluate(req.Elements)
+	out, err := key.EvaluateBatch(batch)
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Code: "evaluation_failed", Message: "the evaluation failed", Err: err}
 	}
@@ -105,21 +106,23 @@ func (s *StatusService) authorizeAudited(ctx context.Context, in *policy.StatusI
 	return rule, err
 }
 
-// check refuses a malformed request before any key is touched.
-func (req *EvaluateRequest) check() *Error {
+// check refuses a malformed request before any key is touched, and returns
+// its decoded batch.
+func (req *EvaluateRequest) check() (*oprf.Batch, error) {
 	if req.Suite != oprf.SuiteID {
-		return badRequest("unsupported_suite", "suite must be "+oprf.SuiteID)
+		return nil, badRequest("unsupported_suite", "suite must be "+oprf.SuiteID)
 	}
 	if req.Domain == "" {
-		return badRequest("missing_field", "domain is required")
+		return nil, badRequest("missing_field", "domain is required")
 	}
 	if !keys.ValidDomain(req.Domain) {
-		return badRequest("unknown_domain", "domain is not a pseudonym domain")
+		return nil, badRequest("unknown_domain", "domain is not a pseudonym domain")
 	}
-	if _, err := oprf.ParseBatch(req.Elements); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: blindCode(err), Message: "elements: " + err.Error(), Err: err}
+	b, err := oprf.ParseBatch(req.Elements)
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: blindCode(err), Message: "elements: " + err.Error(), Err: err}
 	}
-	return nil
+	return b, nil
 }
 
 func blindCode(err error) string {

@@ -120,21 +120,26 @@ type Evaluation struct {
 // Evaluate evaluates a batch of blinded elements (base64url, as a client
 // sent them). It refuses a malformed batch before any work is done.
 func (k *Key) Evaluate(blinded []string) (*Evaluation, error) {
-	elems, err := ParseBatch(blinded)
+	b, err := ParseBatch(blinded)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := k.server.Evaluate(&circl.EvaluationRequest{Elements: elems})
+	return k.EvaluateBatch(b)
+}
+
+// EvaluateBatch evaluates a batch that ParseBatch accepted.
+func (k *Key) EvaluateBatch(b *Batch) (*Evaluation, error) {
+	ev, err := k.server.Evaluate(&circl.EvaluationRequest{Elements: b.elems})
 	if err != nil {
 		return nil, fmt.Errorf("oprf: evaluate: %w", err)
 	}
 	out := &Evaluation{Elements: make([]string, len(ev.Elements))}
 	for i, e := range ev.Elements {
-		b, err := e.MarshalBinaryCompress()
+		raw, err := e.MarshalBinaryCompress()
 		if err != nil {
 			return nil, fmt.Errorf("oprf: encode element: %w", err)
 		}
-		out.Elements[i] = base64.RawURLEncoding.EncodeToString(b)
+		out.Elements[i] = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	p, err := ev.Proof.MarshalBinary()
 	if err != nil {
@@ -164,17 +169,39 @@ func pseudonym(domain string, epoch uint32, out []byte) keys.Pseudonym {
 // so that a re-spelled element is the same element to the replay check.
 var b64 = base64.RawURLEncoding.Strict()
 
+// Batch is a client's batch of blinded elements, decoded and checked.
+type Batch struct {
+	elems []circl.Blinded
+	raw   [][ElementSize]byte
+}
+
+// Len is the number of elements.
+func (b *Batch) Len() int { return len(b.elems) }
+
+// Digest identifies the batch under a domain's epoch, for the replay check.
+// It is taken over the decoded bytes, so a re-spelling cannot change it.
+// Blinded elements are uniformly random: the digest reveals nothing about
+// the inputs.
+func (b *Batch) Digest(domain string, epoch uint32) []byte {
+	h := sha256.New()
+	h.Write(deriveInfo(domain, epoch))
+	for _, r := range b.raw {
+		h.Write(r[:])
+	}
+	return h.Sum(nil)
+}
+
 // ParseBatch decodes a batch of elements, refusing an empty or oversized
 // batch, a repeated element, and anything that is not a canonical,
 // non-identity ristretto255 element. Errors name the element's position.
-func ParseBatch(batch []string) ([]circl.Blinded, error) {
+func ParseBatch(batch []string) (*Batch, error) {
 	if len(batch) == 0 {
 		return nil, fmt.Errorf("%w: no elements", ErrBatch)
 	}
 	if len(batch) > MaxBatch {
 		return nil, fmt.Errorf("%w: %d elements, at most %d", ErrBatch, len(batch), MaxBatch)
 	}
-	out := make([]circl.Blinded, len(batch))
+	b := &Batch{elems: make([]circl.Blinded, len(batch)), raw: make([][ElementSize]byte, len(batch))}
 	seen := make(map[[ElementSize]byte]int, len(batch))
 	for i, s := range batch {
 		e, raw, err := parseElement(s)
@@ -185,23 +212,9 @@ func ParseBatch(batch []string) ([]circl.Blinded, error) {
 			return nil, fmt.Errorf("%w: element %d repeats element %d", ErrBatch, i, j)
 		}
 		seen[raw] = i
-		out[i] = e
+		b.elems[i], b.raw[i] = e, raw
 	}
-	return out, nil
-}
-
-// BatchDigest identifies a batch of blinded elements under a domain's
-// epoch, over the decoded bytes, for the replay check. Blinded elements are
-// uniformly random: the digest reveals nothing about the inputs. The batch
-// must have passed ParseBatch.
-func BatchDigest(domain string, epoch uint32, batch []string) []byte {
-	h := sha256.New()
-	h.Write(deriveInfo(domain, epoch))
-	for _, s := range batch {
-		raw, _ := b64.DecodeString(s)
-		h.Write(raw)
-	}
-	return h.Sum(nil)
+	return b, nil
 }
 
 func parseElement(s string) (circl.Blinded, [ElementSize]byte, error) {
