@@ -55,7 +55,7 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 	if !slices.Contains(s.cfg.Domains(), req.Domain) {
 		return nil, badRequest("unknown_domain", "domain is not a configured pseudonym domain")
 	}
-	rule, err := s.authorizeAudited(ctx, &policy.StatusInput{Action: "oprf_evaluate", Agency: party(caller), Domain: req.Domain},
+	rule, err := s.authorizeAudited(ctx, "oprf_evaluate", &policy.StatusInput{Action: "oprf_evaluate", Agency: party(caller), Domain: req.Domain},
 		map[string]string{"domain": req.Domain, "elements": strconv.Itoa(len(req.Elements))})
 	if err != nil {
 		return nil, err
@@ -92,11 +92,10 @@ func (s *StatusService) Evaluate(ctx context.Context, caller *config.Agency, req
 // authorizeAudited is authorize for the blind routes: a denial is audited
 // too, since probing the oracle for domains or purposes one may not use is
 // what a privacy officer wants to see.
-func (s *StatusService) authorizeAudited(ctx context.Context, in *policy.StatusInput, details map[string]string) (string, error) {
+func (s *StatusService) authorizeAudited(ctx context.Context, event string, in *policy.StatusInput, details map[string]string) (string, error) {
 	rule, err := s.authorize(ctx, in)
 	var ge *Error
 	if errors.As(err, &ge) && ge.Code == "denied" {
-		event := map[string]string{"oprf_evaluate": "oprf_evaluate", "lookup": "status_lookup"}[in.Action]
 		e := s.entry(event, in.Agency.ID, "", in.Purpose, "", audit.Denied)
 		e.Details, e.Reasons = details, []string{strings.TrimPrefix(errors.Unwrap(err).Error(), policy.ErrDenied.Error()+": ")}
 		if err := s.store.Audit(ctx, e); err != nil {
@@ -180,7 +179,7 @@ func (s *StatusService) Lookup(ctx context.Context, caller *config.Agency, req *
 	if _, ok := s.cfg.Purpose(req.Purpose); !ok {
 		return nil, badRequest("unknown_purpose", "purpose is not a configured purpose")
 	}
-	rule, err := s.authorizeAudited(ctx, &policy.StatusInput{Action: "lookup", Agency: party(caller), Purpose: req.Purpose},
+	rule, err := s.authorizeAudited(ctx, "status_lookup", &policy.StatusInput{Action: "lookup", Agency: party(caller), Purpose: req.Purpose},
 		map[string]string{"purpose": req.Purpose})
 	if err != nil {
 		return nil, err

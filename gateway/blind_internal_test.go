@@ -90,7 +90,7 @@ func TestStatusesRecordedBeforeLookupsAreIndexedWhenATokenIsIssued(t *testing.T)
 		t.Fatal(err)
 	}
 	// A status recorded by an older gateway: linked by internal keys only.
-	internal, err := svc.internalKeys(ctx, &rec)
+	internal, err := svc.internalKeys(ctx, matchInputs(&rec))
 	if err != nil {
 		t.Fatal(err)
 	}

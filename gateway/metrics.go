@@ -70,9 +70,6 @@ func (m *Metrics) denied(src, dst string) {
 func (m *Metrics) privacyFailure(stage string) { m.privacyFailures.WithLabelValues(stage).Inc() }
 
 func (m *Metrics) blindEvaluation(agency string, outcome audit.Outcome, elements int) {
-	if outcome == "" { // the store failed before deciding
-		return
-	}
 	m.blindElements.WithLabelValues(agency, string(outcome)).Add(float64(elements))
 }
 

@@ -76,11 +76,12 @@ func (s *StatusService) Record(ctx context.Context, caller *config.Agency, rec *
 	if t, err := htcds.ParseDate(decisionDate); err != nil || t.After(s.now()) {
 		return nil, badRequest("invalid_decision_date", "decision_date must be a past or present date in the form YYYY-MM-DD")
 	}
-	subjectKeys, err := s.internalKeys(ctx, rec)
+	in := matchInputs(rec)
+	subjectKeys, err := s.internalKeys(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	blindKeys, err := s.lookupKeys(ctx, matchInputs(rec))
+	blindKeys, err := s.lookupKeys(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,8 @@ func (s *StatusService) Issue(ctx context.Context, caller *config.Agency, rec *h
 	if err != nil {
 		return nil, err
 	}
-	subjectKeys, err := s.internalKeys(ctx, rec)
+	in := matchInputs(rec)
+	subjectKeys, err := s.internalKeys(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func (s *StatusService) Issue(ctx context.Context, caller *config.Agency, rec *h
 	}
 	// The identity is here: index the person for blind look-ups too, in case
 	// the status was recorded before look-ups existed.
-	blindKeys, err := s.lookupKeys(ctx, matchInputs(rec))
+	blindKeys, err := s.lookupKeys(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -396,10 +398,9 @@ func (s *StatusService) authorize(ctx context.Context, in *policy.StatusInput) (
 	return rule, nil
 }
 
-// internalKeys are the person's match keys in the internal domain; a record
-// that identifies no one is refused.
-func (s *StatusService) internalKeys(ctx context.Context, rec *htcds.Record) ([]string, error) {
-	in := matchInputs(rec)
+// internalKeys are the person's match keys (matchInputs) in the internal
+// domain; a record that identifies no one is refused.
+func (s *StatusService) internalKeys(ctx context.Context, in [][]byte) ([]string, error) {
 	if len(in) == 0 {
 		return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "not_enough_to_identify",
 			Message: "the record does not identify the person: give a name and birth date, a document or a mobile phone"}
