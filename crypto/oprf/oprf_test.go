@@ -323,3 +323,41 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFinalize is the client's side of outside input: a published public
+// key and the gateway's answer. Whatever arrives, the client refuses it with
+// one of its errors or, only for the true key's true answer, unblinds.
+func FuzzFinalize(f *testing.F) {
+	k := testKey(f, "tumar.lookup", 1)
+	c := testClient(f, k)
+	b, err := c.Blind(inputs[:2])
+	if err != nil {
+		f.Fatal(err)
+	}
+	ev, err := k.Evaluate(b.Elements)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(k.PublicKey(), strings.Join(ev.Elements, ","), ev.Proof)
+	f.Add(k.PublicKey(), ev.Elements[0], ev.Proof)
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, pub, elements, proof string) {
+		fc, err := NewClient("tumar.lookup", 1, pub)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("public key: unexpected error kind: %v", err)
+			}
+			return
+		}
+		ps, err := fc.Finalize(b, &Evaluation{Elements: strings.Split(elements, ","), Proof: proof})
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrProof) && !errors.Is(err, ErrBatch) && !errors.Is(err, ErrIdentity) {
+				t.Fatalf("answer: unexpected error kind: %v", err)
+			}
+			return
+		}
+		if pub != k.PublicKey() || len(ps) != 2 {
+			t.Fatalf("accepted an answer under key %q", pub)
+		}
+	})
+}
