@@ -129,13 +129,15 @@ func TestAuditPagesInABrowser(t *testing.T) {
 	))
 	// The click starts a navigation; the old list stays visible until the
 	// new page replaces it, so wait for the filtered address first.
+	// Asking while the page is being replaced can fail ("target navigated");
+	// that is the navigation under way, so ask again.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		loc := get(chromedp.Location())
-		if strings.Contains(loc, "outcome=denied") {
+		loc, err := chromedp.Run(bctx, chromedp.Location())
+		if err == nil && strings.Contains(loc, "outcome=denied") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the filter did not navigate: %s", loc)
+			t.Fatalf("the filter did not navigate: %s %v", loc, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
