@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/store"
@@ -13,15 +14,28 @@ type batchReleaser interface {
 	ReleaseBatch(ctx context.Context, rs []store.Release) []error
 }
 
+// deferredReleaser is a store whose commits become durable after they
+// return (SQLite, store/sqlite_sync.go): durable waits for that. The
+// committer writes the next batch while the last one is made durable, and
+// answers a batch's callers only once durable has returned.
+type deferredReleaser interface {
+	ReleaseBatchDeferred(ctx context.Context, rs []store.Release) (errs []error, durable func() error)
+}
+
 // committer groups concurrent releases into one durable transaction (group
-// commit): while one batch is being written, the next one gathers. Each
-// caller is answered only after its release is durable, or has failed on its
-// own; nothing is acknowledged early.
+// commit): while one batch is being written, the next one gathers, and, on
+// a store that makes commits durable afterwards, while one batch is being
+// synced, the next one is written. Each caller is answered only after its
+// release is durable, or has failed on its own; nothing is acknowledged
+// early.
 type committer struct {
-	store batchReleaser
-	sign  func(context.Context, []*store.Message) error // signs a batch before it is written
-	reqs  chan *commitReq
-	max   int
+	store    batchReleaser
+	acks     chan ack                                      // batches written, waiting to be durable; nil without a deferredReleaser
+	waiting  atomic.Int32                                  // batches written and not yet answered
+	answered chan struct{}                                 // wakes the committer when a batch is answered
+	sign     func(context.Context, []*store.Message) error // signs a batch before it is written
+	reqs     chan *commitReq
+	max      int
 
 	mu     sync.RWMutex // guards closed against sends on a closed reqs
 	closed bool
@@ -33,21 +47,64 @@ type commitReq struct {
 	done chan error
 }
 
+// ack is a written batch whose callers are answered once it is durable.
+type ack struct {
+	batch   []*commitReq
+	errs    []error
+	durable func() error
+}
+
 // maxBatch bounds one group commit.
 const maxBatch = 256
 
+// minOverlap is the smallest batch written while the last one is still
+// being made durable.
+const minOverlap = 32
+
 func newCommitter(s batchReleaser, sign func(context.Context, []*store.Message) error) *committer {
 	c := &committer{store: s, sign: sign, reqs: make(chan *commitReq, 4*maxBatch), max: maxBatch, done: make(chan struct{})}
+	if _, ok := s.(deferredReleaser); ok {
+		c.acks = make(chan ack, 4)
+		c.answered = make(chan struct{}, 1)
+		go c.answer()
+	}
 	go c.run()
 	return c
 }
 
+// answer answers each written batch's callers, in order, once it is durable.
+func (c *committer) answer() {
+	for a := range c.acks {
+		err := a.durable()
+		for i, r := range a.batch {
+			if err != nil && a.errs[i] == nil {
+				r.done <- err
+				continue
+			}
+			r.done <- a.errs[i]
+		}
+		c.waiting.Add(-1)
+		select {
+		case c.answered <- struct{}{}:
+		default:
+		}
+	}
+	close(c.done)
+}
+
 func (c *committer) run() {
-	defer close(c.done)
-	batch := make([]*commitReq, 0, c.max)
-	rs := make([]store.Release, 0, c.max)
+	if c.acks != nil {
+		defer close(c.acks)
+	} else {
+		defer close(c.done)
+	}
+	var (
+		batch []*commitReq
+		rs    = make([]store.Release, 0, c.max)
+	)
 	for first := range c.reqs {
-		batch, rs = append(batch[:0], first), append(rs[:0], first.r)
+		batch, rs = make([]*commitReq, 0, c.max), append(rs[:0], first.r)
+		batch = append(batch, first)
 	gather:
 		for len(batch) < c.max {
 			select {
@@ -60,6 +117,26 @@ func (c *committer) run() {
 				break gather
 			}
 		}
+		// While the last batch is being made durable, a small batch waits
+		// to grow: written at once, it would cost a commit for a few
+		// records, and its callers would still wait for the next sync.
+	grow:
+		for c.waiting.Load() > 0 && len(batch) < minOverlap {
+			select {
+			case r, ok := <-c.reqs:
+				if !ok {
+					break grow
+				}
+				batch, rs = append(batch, r), append(rs, r.r)
+			case <-c.answered:
+			}
+		}
+		if c.acks != nil {
+			errs, durable := c.writeDeferred(rs)
+			c.waiting.Add(1)
+			c.acks <- ack{batch: batch, errs: errs, durable: durable}
+			continue
+		}
 		errs := c.write(rs)
 		for i, r := range batch {
 			r.done <- errs[i]
@@ -67,21 +144,37 @@ func (c *committer) run() {
 	}
 }
 
-// write signs and commits one batch. If the batch cannot be signed, no
-// release in it is written.
+// write signs and commits one batch, and returns once it is durable. If
+// the batch cannot be signed, no release in it is written.
 func (c *committer) write(rs []store.Release) []error {
+	if err := c.signAll(rs); err != nil {
+		return failAll(len(rs), err)
+	}
+	return c.store.ReleaseBatch(context.Background(), rs)
+}
+
+// writeDeferred is write returning before the batch is durable.
+func (c *committer) writeDeferred(rs []store.Release) ([]error, func() error) {
+	if err := c.signAll(rs); err != nil {
+		return failAll(len(rs), err), func() error { return nil }
+	}
+	return c.store.(deferredReleaser).ReleaseBatchDeferred(context.Background(), rs)
+}
+
+func (c *committer) signAll(rs []store.Release) error {
 	msgs := make([]*store.Message, len(rs))
 	for i, r := range rs {
 		msgs[i] = r.Message
 	}
-	if err := c.sign(context.Background(), msgs); err != nil {
-		errs := make([]error, len(rs))
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
+	return c.sign(context.Background(), msgs)
+}
+
+func failAll(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
 	}
-	return c.store.ReleaseBatch(context.Background(), rs)
+	return errs
 }
 
 // release queues a release and waits until it is durable or has failed.

@@ -77,6 +77,45 @@ func (b brokenBatches) ReleaseBatch(_ context.Context, rs []store.Release) []err
 	return errs
 }
 
+func (b brokenBatches) ReleaseBatchDeferred(ctx context.Context, rs []store.Release) ([]error, func() error) {
+	return b.ReleaseBatch(ctx, rs), func() error { return nil }
+}
+
+// unsyncedBatches is a store whose commits go through but never become
+// durable, as when the disk refuses the fsync after the write.
+type unsyncedBatches struct {
+	*store.SQL
+	answered chan struct{} // closed when the first durable has been called
+}
+
+func (u unsyncedBatches) ReleaseBatchDeferred(_ context.Context, rs []store.Release) ([]error, func() error) {
+	return make([]error, len(rs)), func() error {
+		close(u.answered)
+		return store.ErrUnavailable
+	}
+}
+
+// A batch that is written but cannot be made durable is not acknowledged:
+// every exchange in it fails closed.
+func TestGroupCommitAnswersOnlyDurableBatches(t *testing.T) {
+	f := newFixture(t)
+	sq := f.store.Store.(*store.SQL)
+	u := unsyncedBatches{SQL: sq, answered: make(chan struct{})}
+	f.ex.store = u
+	f.ex.GroupCommit()
+	defer f.ex.Close()
+	_, err := f.ex.Exchange(context.Background(), sampleSubmission(t, "errp"))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "store_failed" {
+		t.Fatalf("err = %v, want store_failed", err)
+	}
+	select {
+	case <-u.answered:
+	default:
+		t.Fatal("the exchange was answered without waiting for durability")
+	}
+}
+
 // A failed group commit fails every exchange in it closed; after Close the
 // exchanger still works, one commit at a time.
 func TestGroupCommitFailsClosed(t *testing.T) {

@@ -53,6 +53,10 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 	}
+	rows.Close() // commits the claim
+	if err := s.db.durable(); err != nil {
+		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
+	}
 	// RETURNING gives no order: deliver oldest first.
 	for i := 1; i < len(got); i++ {
 		for j := i; j > 0 && got[j].seq < got[j-1].seq; j-- {

@@ -18,6 +18,34 @@ type dbx struct {
 	*sql.DB
 	pg    bool
 	stmts *stmtCache // nil: no cache (PostgreSQL's driver caches its own)
+	// wal, on a SQLite file, makes commits durable after the fact
+	// (sqlite_sync.go): a reader waits until every commit is synced before
+	// it reads, and the writer's statements outside a transaction (each its
+	// own commit) return once theirs is.
+	wal    *walSyncer
+	writer bool
+}
+
+// durable waits until the writer's last commit is synced.
+func (d *dbx) durable() error {
+	if d.wal == nil {
+		return nil
+	}
+	return d.wal.wait(d.wal.committed())
+}
+
+// row is a *sql.Row that may carry the error of the durability barrier
+// taken before the query.
+type row struct {
+	*sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Row.Scan(dest...)
 }
 
 type txx struct {
@@ -48,24 +76,45 @@ func (d *dbx) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (d *dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := d.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+	if err := d.wal.barrier(); err != nil {
+		return nil, err
 	}
-	return d.DB.ExecContext(ctx, rebind(q, d.pg), args...)
+	var (
+		res sql.Result
+		err error
+	)
+	if st := d.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = d.DB.ExecContext(ctx, rebind(q, d.pg), args...)
+	}
+	if err == nil && d.writer {
+		err = d.durable()
+	}
+	return res, err
 }
 
+// QueryContext runs a query. On the writer, a query that writes (UPDATE ...
+// RETURNING) commits when its rows are closed: the caller then calls
+// durable.
 func (d *dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := d.wal.barrier(); err != nil {
+		return nil, err
+	}
 	if st := d.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return d.DB.QueryContext(ctx, rebind(q, d.pg), args...)
 }
 
-func (d *dbx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := d.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (d *dbx) QueryRowContext(ctx context.Context, q string, args ...any) row {
+	if err := d.wal.barrier(); err != nil {
+		return row{err: err}
 	}
-	return d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)
+	if st := d.stmt(ctx, q); st != nil {
+		return row{Row: st.QueryRowContext(ctx, args...)}
+	}
+	return row{Row: d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)}
 }
 
 // BeginTx starts a transaction, first preparing the statements seen since
@@ -94,11 +143,11 @@ func (t *txx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 	return t.Tx.QueryContext(ctx, rebind(q, t.pg), args...)
 }
 
-func (t *txx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (t *txx) QueryRowContext(ctx context.Context, q string, args ...any) row {
 	if st := t.stmts.lookup(q); st != nil {
-		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		return row{Row: t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
 	}
-	return t.Tx.QueryRowContext(ctx, rebind(q, t.pg), args...)
+	return row{Row: t.Tx.QueryRowContext(ctx, rebind(q, t.pg), args...)}
 }
 
 // stmtCache keeps prepared statements, so SQLite parses each statement once

@@ -37,6 +37,7 @@ type SQL struct {
 	pg        bool
 	closePool func()        // PostgreSQL's pool, closed after the database handle
 	ckpt      *checkpointer // SQLite's WAL checkpoints, off the commit path
+	wal       *walSyncer    // SQLite's commits made durable off the writer; nil in memory and on PostgreSQL
 }
 
 var _ Store = (*SQL)(nil)
@@ -45,7 +46,9 @@ var _ Store = (*SQL)(nil)
 func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	// Commits are made durable by the WAL syncer (sqlite_sync.go), outside
+	// the writer; nothing is acknowledged or read before that.
+	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)) // the checkpointer does it before then
 	q.Add("_pragma", "temp_store(MEMORY)")                               // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -72,22 +75,30 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	w := &dbx{DB: db, stmts: newStmtCache()}
+	w := &dbx{DB: db, stmts: newStmtCache(), writer: true}
 	if inMemory(path) { // each connection would get a database of its own
 		return &SQL{db: w, r: w}, nil
 	}
+	wal, err := newWALSyncer(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	w.wal = wal
 	rdb, err := openSQLiteReader(ctx, path)
 	if err != nil {
+		wal.close()
 		db.Close()
 		return nil, err
 	}
 	ckpt, err := startCheckpointer(ctx, path)
 	if err != nil {
 		rdb.Close()
+		wal.close()
 		db.Close()
 		return nil, err
 	}
-	return &SQL{db: w, r: &dbx{DB: rdb, stmts: newStmtCache()}, ckpt: ckpt}, nil
+	return &SQL{db: w, r: &dbx{DB: rdb, stmts: newStmtCache(), wal: wal}, ckpt: ckpt, wal: wal}, nil
 }
 
 // inMemory reports whether an SQLite path names an in-memory database.
@@ -170,7 +181,7 @@ func recordSubmission(ctx context.Context, tx *txx, m *Message) (*DuplicateError
 }
 
 func latestSubmission(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryRowContext(context.Context, string, ...any) row
 }, source, srcID, dest, purpose string) (*Submission, error) {
 	var sub Submission
 	err := q.QueryRowContext(ctx, `SELECT version, content_hash, exchange_id, decision_id FROM submissions
@@ -356,19 +367,44 @@ func (s *SQL) Persons(ctx context.Context, keys []string) ([]string, error) {
 	return out, nil
 }
 
+// inTx runs fn in a transaction and returns once its commit is durable.
 func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
+	gen, err := s.inTxDeferred(ctx, fn)
+	if err != nil {
+		return err
+	}
+	return s.durable(gen)
+}
+
+// inTxDeferred runs fn in a transaction and commits it, returning before
+// the commit is durable: durable(gen) waits for that.
+func (s *SQL) inTxDeferred(ctx context.Context, fn func(*txx) error) (gen uint64, err error) {
+	if err := s.wal.health(); err != nil {
+		return 0, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
 	}
-	return nil
+	if s.wal != nil {
+		gen = s.wal.committed()
+	}
+	return gen, nil
+}
+
+// durable waits until the commit of generation gen is durable.
+func (s *SQL) durable(gen uint64) error {
+	if s.wal == nil {
+		return nil
+	}
+	return s.wal.wait(gen)
 }
 
 // Inbox implements Store.
@@ -445,6 +481,9 @@ func (s *SQL) Ping(ctx context.Context) error {
 			return fmt.Errorf("%w: readers: %w", ErrUnavailable, err)
 		}
 	}
+	if err := s.wal.health(); err != nil {
+		return err
+	}
 	if s.ckpt != nil {
 		return s.ckpt.health()
 	}
@@ -460,12 +499,16 @@ func (s *SQL) Close() error {
 	if s.ckpt != nil {
 		s.ckpt.close()
 	}
+	var syncErr error
+	if s.wal != nil {
+		syncErr = s.wal.close()
+	}
 	s.db.stmts.close()
 	err := s.db.Close()
 	if s.closePool != nil {
 		s.closePool()
 	}
-	return err
+	return errors.Join(syncErr, err)
 }
 
 // AuditBatch appends entries in one transaction: one durable commit for many
@@ -495,6 +538,28 @@ type Release struct {
 // one is rolled back alone and reported in its slot of the returned errors.
 // If the transaction itself fails, every slot has the error.
 func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
+	errs, durable := s.ReleaseBatchDeferred(ctx, rs)
+	if err := durable(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// ReleaseBatchDeferred is ReleaseBatch returning as soon as the batch is
+// committed, before it is durable, so that the next batch can be written
+// meanwhile: durable waits until it is, and no release may be acknowledged
+// before durable has returned nil. On PostgreSQL, and for an in-memory
+// SQLite database, a commit is all there is and durable returns nil.
+func (s *SQL) ReleaseBatchDeferred(ctx context.Context, rs []Release) (errs []error, durable func() error) {
+	errs, gen := s.releaseBatch(ctx, rs)
+	return errs, func() error { return s.durable(gen) }
+}
+
+func (s *SQL) releaseBatch(ctx context.Context, rs []Release) ([]error, uint64) {
 	saved := make([]Release, len(rs))
 	for i, r := range rs {
 		m, e := *r.Message, *r.Entry
@@ -502,7 +567,7 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 	}
 	errs := make([]error, len(rs))
 	failed := errors.New("a release in the batch failed")
-	err := s.inTx(ctx, func(tx *txx) error {
+	gen, err := s.inTxDeferred(ctx, func(tx *txx) error {
 		if i, err := releaseAll(ctx, tx, rs); err != nil {
 			if i >= 0 {
 				errs[i] = err
@@ -515,7 +580,7 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 		for i, r := range rs { // undo what the rolled-back attempt set
 			*r.Message, *r.Entry = *saved[i].Message, *saved[i].Entry
 		}
-		errs = s.releaseEach(ctx, rs)
+		errs, gen = s.releaseEach(ctx, rs)
 	} else if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -526,7 +591,7 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 			errs[i] = s.duplicateOf(ctx, rs[i].Message, e)
 		}
 	}
-	return errs
+	return errs, gen
 }
 
 // releaseAll writes releases (a whole batch, or one) with as few statements
@@ -666,9 +731,9 @@ func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]an
 }
 
 // releaseEach writes a batch with each release under its own savepoint.
-func (s *SQL) releaseEach(ctx context.Context, rs []Release) []error {
+func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 	errs := make([]error, len(rs))
-	err := s.inTx(ctx, func(tx *txx) error {
+	gen, err := s.inTxDeferred(ctx, func(tx *txx) error {
 		for i, r := range rs {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT release`); err != nil {
 				return err
@@ -691,7 +756,7 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) []error {
 			errs[i] = err
 		}
 	}
-	return errs
+	return errs, gen
 }
 
 // scanEntry reads an entry stored as its hashed JSON form and its hash.
