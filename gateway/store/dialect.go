@@ -55,11 +55,27 @@ type txx struct {
 	// head is the audit chain's last entry as this transaction has written
 	// it, so a batch reads the head once.
 	head *auditHead
+	// links is SQLite's queue of links not yet in the links table (nil on
+	// PostgreSQL); pending, fresh and own are this transaction's new links
+	// (sqlite_links.go).
+	links     *linkQueue
+	linkTable querier // where the links table is: SQLite's links database; nil for this transaction
+	pending   [][]any
+	fresh     []link
+	own       map[string]string
 }
 
 type auditHead struct {
 	seq  int64
 	hash []byte
+}
+
+// linkReader is where the transaction reads the links table.
+func (t *txx) linkReader() querier {
+	if t.linkTable != nil {
+		return t.linkTable
+	}
+	return t
 }
 
 // stmt returns the prepared form of q, preparing it on first sight: outside

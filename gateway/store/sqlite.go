@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -38,6 +39,13 @@ type SQL struct {
 	closePool func()        // PostgreSQL's pool, closed after the database handle
 	ckpt      *checkpointer // SQLite's WAL checkpoints, off the commit path
 	wal       *walSyncer    // SQLite's commits made durable off the writer; nil in memory and on PostgreSQL
+	// links is SQLite's queue of person links written behind the audit log,
+	// and lw and lr the links database they are moved into
+	// (sqlite_links.go); all nil on PostgreSQL. wmu orders each write
+	// transaction with the queue's update after its commit.
+	links  *linkQueue
+	lw, lr *dbx
+	wmu    sync.Mutex
 }
 
 var _ Store = (*SQL)(nil)
@@ -75,30 +83,35 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	w := &dbx{DB: db, stmts: newStmtCache(), writer: true}
-	if inMemory(path) { // each connection would get a database of its own
-		return &SQL{db: w, r: w}, nil
+	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true}, links: newLinkQueue()}
+	s.r = s.db
+	if !inMemory(path) { // in memory, each connection would get a database of its own
+		if s.wal, err = newWALSyncer(path); err != nil {
+			s.closeHandles()
+			return nil, err
+		}
+		s.db.wal = s.wal
+		rdb, err := openSQLiteReader(ctx, path)
+		if err != nil {
+			s.closeHandles()
+			return nil, err
+		}
+		s.r = &dbx{DB: rdb, stmts: newStmtCache(), wal: s.wal}
+		if s.ckpt, err = startCheckpointer(ctx, path); err != nil {
+			s.closeHandles()
+			return nil, err
+		}
 	}
-	wal, err := newWALSyncer(path)
-	if err != nil {
-		db.Close()
+	if err := s.openLinks(ctx, path); err != nil {
+		s.closeHandles()
 		return nil, err
 	}
-	w.wal = wal
-	rdb, err := openSQLiteReader(ctx, path)
-	if err != nil {
-		wal.close()
-		db.Close()
+	if err := s.recoverLinks(ctx); err != nil {
+		s.closeHandles()
 		return nil, err
 	}
-	ckpt, err := startCheckpointer(ctx, path)
-	if err != nil {
-		rdb.Close()
-		wal.close()
-		db.Close()
-		return nil, err
-	}
-	return &SQL{db: w, r: &dbx{DB: rdb, stmts: newStmtCache(), wal: wal}, ckpt: ckpt, wal: wal}, nil
+	s.startLinkWriter()
+	return s, nil
 }
 
 // inMemory reports whether an SQLite path names an in-memory database.
@@ -217,9 +230,16 @@ func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
 			return fmt.Errorf("lock the audit chain: %w", err)
 		}
 	}
-	if err := linkSubject(ctx, tx, e); err != nil {
+	fresh, err := linkSubject(ctx, tx, e)
+	if err != nil {
 		return err
 	}
+	return appendEntry(ctx, tx, e, fresh)
+}
+
+// appendEntry seals and writes an entry whose person is resolved, with the
+// keys it links to that person.
+func appendEntry(ctx context.Context, tx *txx, e *audit.Entry, fresh []string) error {
 	if tx.head == nil {
 		h, err := readHead(ctx, tx)
 		if err != nil {
@@ -239,7 +259,10 @@ func appendAudit(ctx context.Context, tx *txx, e *audit.Entry) error {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
 	tx.head = &auditHead{seq: e.Seq, hash: e.Hash}
-	return nil
+	if err := queueLinks(ctx, tx, e.Seq, e.Subject, fresh); err != nil {
+		return err
+	}
+	return writePending(ctx, tx)
 }
 
 // readHead reads the audit chain's last entry.
@@ -256,33 +279,22 @@ func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
 	return h, nil
 }
 
-// linkSubject resolves the entry's match keys to a person and records the
-// keys not yet linked.
-func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) error {
+// linkSubject resolves the entry's match keys to a person and returns the
+// keys not yet linked, for queueLinks once the entry has its sequence number.
+func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) ([]string, error) {
 	if len(e.SubjectKeys) == 0 {
-		return nil
+		return nil, nil
 	}
-	stored, err := storedLinks(ctx, tx, e.SubjectKeys)
+	stored, err := lookupLinks(ctx, tx.linkReader(), tx.links, tx.own, e.SubjectKeys)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fresh, err := resolvePerson(e, stored, nil)
-	if err != nil || len(fresh) == 0 {
-		return err
-	}
-	rows := make([][]any, len(fresh))
-	for i, k := range fresh {
-		rows[i] = []any{k, e.Subject}
-	}
-	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, rows); err != nil {
-		return fmt.Errorf("write links: %w", err)
-	}
-	return nil
+	return resolvePerson(e, stored, nil)
 }
 
 // linkedPerson is the person any of the keys is linked to, or "".
-func linkedPerson(ctx context.Context, q querier, keys []string) (string, error) {
-	found, err := storedLinks(ctx, q, keys)
+func (s *SQL) linkedPerson(ctx context.Context, keys []string) (string, error) {
+	found, err := s.lookupLinks(ctx, keys)
 	if err != nil {
 		return "", err
 	}
@@ -298,11 +310,10 @@ type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
-// storedLinks reads the links of the keys. The keys go in chunks of a few
-// fixed sizes, the last padded with repeats, so the statements stay few
-// enough to be prepared once.
-func storedLinks(ctx context.Context, q querier, keys []string) (map[string]string, error) {
-	found := make(map[string]string, len(keys))
+// storedLinks reads the links of the keys from the table into found. The
+// keys go in chunks of a few fixed sizes, the last padded with repeats, so
+// the statements stay few enough to be prepared once.
+func storedLinks(ctx context.Context, q querier, keys []string, found map[string]string) error {
 	for len(keys) > 0 {
 		n := min(len(keys), 128)
 		size := 8
@@ -314,11 +325,11 @@ func storedLinks(ctx context.Context, q querier, keys []string) (map[string]stri
 			args[i] = keys[min(i, n-1)]
 		}
 		if err := readLinks(ctx, q, args, found); err != nil {
-			return nil, err
+			return err
 		}
 		keys = keys[n:]
 	}
-	return found, nil
+	return nil
 }
 
 func readLinks(ctx context.Context, q querier, args []any, found map[string]string) error {
@@ -342,7 +353,7 @@ func readLinks(ctx context.Context, q querier, args []any, found map[string]stri
 
 // Person implements StatusStore.
 func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
-	p, err := linkedPerson(ctx, s.r, keys)
+	p, err := s.linkedPerson(ctx, keys)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -354,7 +365,7 @@ func (s *SQL) Person(ctx context.Context, keys []string) (string, error) {
 
 // Persons implements StatusStore.
 func (s *SQL) Persons(ctx context.Context, keys []string) ([]string, error) {
-	found, err := storedLinks(ctx, s.r, keys)
+	found, err := s.lookupLinks(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -377,14 +388,41 @@ func (s *SQL) inTx(ctx context.Context, fn func(*txx) error) error {
 }
 
 // inTxDeferred runs fn in a transaction and commits it, returning before
-// the commit is durable: durable(gen) waits for that.
-func (s *SQL) inTxDeferred(ctx context.Context, fn func(*txx) error) (gen uint64, err error) {
+// the commit is durable: durable(gen) waits for that. On SQLite it first
+// waits while too many person links are queued (sqlite_links.go).
+func (s *SQL) inTxDeferred(ctx context.Context, fn func(*txx) error) (uint64, error) {
+	if s.links != nil {
+		if err := s.links.waitRoom(ctx); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return s.writeTx(ctx, fn)
+}
+
+// writeTx is inTxDeferred without the wait, for the mover of the link
+// queue.
+func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err error) {
+	if s.links != nil {
+		// The queue must have this transaction's links before the next
+		// transaction looks them up.
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+	}
 	if err := s.wal.health(); err != nil {
 		return 0, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	tx.links = s.links
+	var deleted int64
+	if s.lr != nil {
+		tx.linkTable = s.lr
+		if deleted, err = deletePending(ctx, tx); err != nil {
+			tx.Rollback()
+			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
@@ -395,6 +433,12 @@ func (s *SQL) inTxDeferred(ctx context.Context, fn func(*txx) error) (gen uint64
 	}
 	if s.wal != nil {
 		gen = s.wal.committed()
+	}
+	if len(tx.fresh) > 0 {
+		s.links.add(tx.fresh, tx.head.seq)
+	}
+	if deleted > 0 {
+		s.links.forgetDeleted(deleted)
 	}
 	return gen, nil
 }
@@ -484,6 +528,11 @@ func (s *SQL) Ping(ctx context.Context) error {
 	if err := s.wal.health(); err != nil {
 		return err
 	}
+	if s.links != nil {
+		if err := s.links.health(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	if s.ckpt != nil {
 		return s.ckpt.health()
 	}
@@ -492,6 +541,24 @@ func (s *SQL) Ping(ctx context.Context) error {
 
 // Close implements Store.
 func (s *SQL) Close() error {
+	var flushErr error
+	if s.links != nil && s.links.stop != nil {
+		s.stopLinkWriter()
+		flushErr = s.flushLinks(context.Background()) // else the next open does it
+	}
+	return errors.Join(s.closeHandles(), flushErr)
+}
+
+// closeHandles closes the database handles.
+func (s *SQL) closeHandles() error {
+	if s.lr != nil && s.lr != s.lw {
+		s.lr.stmts.close()
+		s.lr.Close()
+	}
+	if s.lw != nil {
+		s.lw.stmts.close()
+		s.lw.Close()
+	}
 	if s.r != s.db { // readers first, so that the last checkpoint can empty the WAL
 		s.r.stmts.close()
 		s.r.Close()
@@ -615,15 +682,15 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		head = h
 	}
 	var (
-		outbox, audits, links [][]any
-		batchLinks            = map[string]string{}
-		keys                  []string
+		outbox, audits [][]any
+		batchLinks     = map[string]string{}
+		keys           []string
 	)
 	for _, r := range rs {
 		keys = append(keys, r.Entry.SubjectKeys...)
 	}
 	// Nothing is inserted before the end, so one read serves the batch.
-	stored, err := storedLinks(ctx, tx, keys)
+	stored, err := lookupLinks(ctx, tx.linkReader(), tx.links, tx.own, keys)
 	if err != nil {
 		return -1, err
 	}
@@ -644,10 +711,12 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		}
 		for _, k := range newKeys {
 			batchLinks[k] = e.Subject
-			links = append(links, []any{k, e.Subject})
 		}
 		body, err := e.Seal(head.seq+1, head.hash)
 		if err != nil {
+			return i, err
+		}
+		if err := queueLinks(ctx, tx, e.Seq, e.Subject, newKeys); err != nil {
 			return i, err
 		}
 		head = &auditHead{seq: e.Seq, hash: e.Hash}
@@ -660,8 +729,8 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES `, "", audits); err != nil {
 		return -1, fmt.Errorf("write audit entries: %w", err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, links); err != nil {
-		return -1, fmt.Errorf("write links: %w", err)
+	if err := writePending(ctx, tx); err != nil {
+		return -1, err
 	}
 	tx.head = head
 	return -1, nil
@@ -738,12 +807,13 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT release`); err != nil {
 				return err
 			}
-			head := tx.head
+			head, linked := tx.head, len(tx.fresh)
 			if _, errs[i] = releaseAll(ctx, tx, []Release{r}); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
 					return err
 				}
 				tx.head = head
+				tx.forgetSince(linked)
 			}
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT release`); err != nil {
 				return err

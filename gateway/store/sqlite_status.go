@@ -24,7 +24,8 @@ func parseTS(s string) time.Time {
 // RecordStatus implements StatusStore.
 func (s *SQL) RecordStatus(ctx context.Context, st *Status, e *audit.Entry) error {
 	return s.inTx(ctx, func(tx *txx) error {
-		if err := linkSubject(ctx, tx, e); err != nil {
+		fresh, err := linkSubject(ctx, tx, e)
+		if err != nil {
 			return err
 		}
 		if e.Subject == "" {
@@ -34,14 +35,13 @@ func (s *SQL) RecordStatus(ctx context.Context, st *Status, e *audit.Entry) erro
 		if _, err := tx.ExecContext(ctx, `UPDATE statuses SET superseded_by = ? WHERE person = ? AND superseded_by IS NULL`, st.ID, st.Person); err != nil {
 			return fmt.Errorf("supersede status: %w", err)
 		}
-		_, err := tx.ExecContext(ctx,
+		_, err = tx.ExecContext(ctx,
 			`INSERT INTO statuses (id, person, status, decision_org, decision_date, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			st.ID, st.Person, st.Status, st.DecisionOrg, st.DecisionDate, st.RecordedBy, ts(st.RecordedAt))
 		if err != nil {
 			return fmt.Errorf("write status: %w", err)
 		}
-		e.SubjectKeys = nil // already linked
-		return appendAudit(ctx, tx, e)
+		return appendEntry(ctx, tx, e, fresh)
 	})
 }
 
@@ -76,20 +76,14 @@ func (s *SQL) CurrentStatus(ctx context.Context, keys []string) (*Status, error)
 	if len(keys) == 0 {
 		return nil, ErrNotFound
 	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	person, err := s.linkedPerson(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	row := s.r.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM statuses
-		WHERE superseded_by IS NULL AND person = (SELECT person FROM links WHERE key IN (`+placeholders(len(keys))+`) LIMIT 1)`, args...)
-	st, err := scanStatus(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	if person == "" {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: read status: %w", ErrUnavailable, err)
-	}
-	return st, nil
+	return s.PersonStatus(ctx, person)
 }
 
 // StatusHistory implements StatusStore: every decision, oldest first.
@@ -132,11 +126,12 @@ func (s *SQL) IssueToken(ctx context.Context, t *Token, e *audit.Entry) error {
 		// SubjectKeys, when given, are more keys of the person (its blind
 		// look-up keys); one already linked to someone else is not linked.
 		e.Subject = t.Person
-		if err := linkSubject(ctx, tx, e); err != nil && !errors.Is(err, ErrOtherPerson) {
+		fresh, err := linkSubject(ctx, tx, e)
+		if err != nil && !errors.Is(err, ErrOtherPerson) {
 			return fmt.Errorf("link keys: %w", err)
 		}
-		e.Subject, e.SubjectKeys = t.Person, nil
-		return appendAudit(ctx, tx, e)
+		e.Subject = t.Person
+		return appendEntry(ctx, tx, e, fresh)
 	})
 }
 

@@ -13,6 +13,16 @@ import (
 	"github.com/tumarproject/tumar/gateway/audit"
 )
 
+// openAt opens the store at path; the caller closes it.
+func openAt(t *testing.T, path string) *SQL {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func openTemp(t *testing.T) *SQL {
 	t.Helper()
 	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "tumar.db"))
@@ -44,19 +54,13 @@ func TestReleaseIsAtomicWhenAuditFails(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tumar.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	m := &Message{ID: "m1", Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
 	if err := s.Release(ctx, m, &audit.Entry{DecisionID: "d1", Time: time.Now(), Outcome: audit.Released}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openAt(t, path)
 	defer s.Close()
 	got, _ := s.Inbox(ctx, "errp", 10)
 	log, _ := s.AuditLog(ctx, 0, 10)

@@ -1,0 +1,472 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+)
+
+// On SQLite the person links (match key → person) live in a database file
+// of their own, written behind the audit log by a writer of their own.
+//
+// Writing them in the release's transaction cost one random-position
+// B-tree insert per key: three pages, six WAL writes, for every record, on
+// the one writer every release waits for. Instead a release's new links go
+// into pending_links in the main database, one row per audit entry,
+// appended at the end of the table in the release's transaction, so they
+// are exactly as durable as the entry.
+//
+// Memory holds the queued links until the mover has written them into the
+// links database (in key order, a batch at a time, durably) and then
+// deleted their pending_links rows. Every look-up consults memory first,
+// then the links database, so a link is visible from the commit of its
+// release on. Opening the store moves whatever a crash left in
+// pending_links before anything reads; a move that is repeated changes
+// nothing (a key, once linked, keeps its person).
+//
+// Back up both files (docs/operations.md). PostgreSQL writes links
+// directly in the release's transaction: several replicas share it, and
+// memory is not shared.
+
+const (
+	// linkFlushEvery is how often the background writer moves queued links.
+	linkFlushEvery = 200 * time.Millisecond
+	// linkFlushAt is how many queued links wake the writer early.
+	linkFlushAt = 50_000
+	// linkQueueMax is how many queued links make new writes wait for the
+	// background writer: about 40 MB of memory.
+	linkQueueMax = 400_000
+	// linkRowsPerTx is how many pending_links rows one move takes.
+	linkRowsPerTx = 2_000
+)
+
+// linkQueue is the links that are durable in pending_links but not yet in
+// links. The writer of a transaction adds its links after the commit, while
+// still holding the store's write lock; the background writer freezes what
+// is there, moves it and forgets it.
+type linkQueue struct {
+	flush  sync.Mutex // one mover at a time: a mover forgets only what it froze
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when frozen is forgotten
+	active map[string]string
+	frozen map[string]string // being moved into links
+	seq    int64             // the newest entry whose links are in active
+	// moved is the newest entry whose links are durable in the links
+	// database; deleted, the newest whose pending_links row is deleted.
+	// The next write transaction deletes the rows in between, so the mover
+	// never takes the writer for that.
+	moved, deleted int64
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	err  error // the background writer's last error, for readiness
+}
+
+func newLinkQueue() *linkQueue {
+	q := &linkQueue{active: map[string]string{}, kick: make(chan struct{}, 1)}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// get returns the queued person of a key.
+func (q *linkQueue) get(k string) (string, bool) {
+	if q == nil {
+		return "", false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if p, ok := q.active[k]; ok {
+		return p, true
+	}
+	p, ok := q.frozen[k]
+	return p, ok
+}
+
+// add queues links committed by entries up to seq.
+func (q *linkQueue) add(links []link, seq int64) {
+	q.mu.Lock()
+	for _, l := range links {
+		q.active[l.key] = l.person
+	}
+	q.seq = seq
+	n := len(q.active)
+	q.mu.Unlock()
+	if n >= linkFlushAt {
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitRoom blocks while the queue is over its bound, so that a writer
+// faster than the background writer cannot fill memory.
+func (q *linkQueue) waitRoom(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.active)+len(q.frozen) >= linkQueueMax {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+		q.cond.Wait()
+	}
+	return nil
+}
+
+// health is the background writer's last error.
+func (q *linkQueue) health() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
+}
+
+// link is one match key linked to a person.
+type link struct{ key, person string }
+
+// linksPath is the links database beside the main one.
+func linksPath(path string) string {
+	if inMemory(path) {
+		return ":memory:"
+	}
+	return strings.TrimSuffix(path, ".db") + "-links.db"
+}
+
+//go:embed migrations/sqlite-links/*.sql
+var sqliteLinksMigrations embed.FS
+
+// openLinks opens (creating if needed) the links database: one writer
+// connection for the mover, every commit synced, and a read pool.
+func (s *SQL) openLinks(ctx context.Context, path string) error {
+	lpath := linksPath(path)
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+lpath+"?"+q.Encode())
+	if err != nil {
+		return fmt.Errorf("%w: open %s: %w", ErrUnavailable, lpath, err)
+	}
+	db.SetMaxOpenConns(1)
+	migrations, _ := fs.Sub(sqliteLinksMigrations, "migrations/sqlite-links")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations)
+	if err == nil {
+		_, err = p.Up(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("store: migrate %s: %w", lpath, err)
+	}
+	s.lw = &dbx{DB: db, stmts: newStmtCache()}
+	s.lr = s.lw
+	if !inMemory(path) {
+		rdb, err := openSQLiteReader(ctx, lpath)
+		if err != nil {
+			return err
+		}
+		s.lr = &dbx{DB: rdb, stmts: newStmtCache()}
+	}
+	return nil
+}
+
+// startLinkWriter starts the mover.
+func (s *SQL) startLinkWriter() {
+	q := s.links
+	q.stop, q.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(q.done)
+		t := time.NewTicker(linkFlushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-q.stop:
+				return
+			case <-t.C:
+			case <-q.kick:
+			}
+			err := s.flushLinks(context.Background())
+			q.mu.Lock()
+			q.err = err
+			q.mu.Unlock()
+		}
+	}()
+}
+
+// stopLinkWriter stops the mover and waits for it.
+func (s *SQL) stopLinkWriter() {
+	if s.links == nil || s.links.stop == nil {
+		return
+	}
+	close(s.links.stop)
+	<-s.links.done
+	s.links.stop = nil
+}
+
+// flushLinks moves every queued link into the links database. Memory
+// forgets them only once they are durable there; a failure leaves them
+// queued, in memory and in pending_links, for the next attempt.
+func (s *SQL) flushLinks(ctx context.Context) error {
+	q := s.links
+	q.flush.Lock()
+	defer q.flush.Unlock()
+	q.mu.Lock()
+	if q.frozen == nil {
+		if len(q.active) == 0 {
+			q.mu.Unlock()
+			return nil
+		}
+		q.frozen, q.active = q.active, map[string]string{}
+	}
+	upTo := q.seq
+	q.mu.Unlock()
+	if err := s.movePending(ctx, upTo); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	q.frozen = nil
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	return nil
+}
+
+// movePending moves the pending_links rows up to entry upTo into the links
+// database, linkRowsPerTx rows at a time, durably. The rows are deleted
+// later, by the next write transaction (deletePending).
+func (s *SQL) movePending(ctx context.Context, upTo int64) error {
+	q := s.links
+	for {
+		q.mu.Lock()
+		from := q.moved
+		q.mu.Unlock()
+		links, last, n, err := readPending(ctx, s.r, from, upTo, linkRowsPerTx)
+		if err != nil {
+			return fmt.Errorf("read pending links: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := s.writeLinks(ctx, links); err != nil {
+			return err
+		}
+		q.mu.Lock()
+		q.moved = last
+		q.mu.Unlock()
+		if n < linkRowsPerTx {
+			return nil
+		}
+	}
+}
+
+// deletePending deletes, in a write transaction, the pending_links rows
+// already moved, and returns up to which entry, for forgetDeleted after the
+// commit.
+func deletePending(ctx context.Context, tx *txx) (int64, error) {
+	q := tx.links
+	q.mu.Lock()
+	moved, deleted := q.moved, q.deleted
+	q.mu.Unlock()
+	if moved <= deleted {
+		return 0, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_links WHERE seq <= ?`, moved); err != nil {
+		return 0, fmt.Errorf("forget moved links: %w", err)
+	}
+	return moved, nil
+}
+
+// forgetDeleted records that rows up to entry seq are deleted.
+func (q *linkQueue) forgetDeleted(seq int64) {
+	q.mu.Lock()
+	q.deleted = max(q.deleted, seq)
+	q.mu.Unlock()
+}
+
+// readPending reads up to max pending_links rows after entry after, up to
+// entry upTo.
+func readPending(ctx context.Context, q querier, after, upTo int64, max int) (links []link, last int64, n int, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, person, keys FROM pending_links WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`, after, upTo, max)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var person, keys string
+		if err := rows.Scan(&last, &person, &keys); err != nil {
+			return nil, 0, 0, err
+		}
+		for k := range strings.SplitSeq(keys, "\n") {
+			links = append(links, link{k, person})
+		}
+		n++
+	}
+	return links, last, n, rows.Err()
+}
+
+// writeLinks writes links into the links database, in key order so that
+// neighbouring inserts share B-tree pages, in one synced transaction.
+func (s *SQL) writeLinks(ctx context.Context, links []link) error {
+	slices.SortFunc(links, func(a, b link) int { return strings.Compare(a.key, b.key) })
+	args := make([][]any, len(links))
+	for i, l := range links {
+		args[i] = []any{l.key, l.person}
+	}
+	tx, err := s.lw.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// recoverLinks, before the store serves anything, moves the links of a
+// database from before the links database into it, then whatever a crash
+// left in pending_links.
+func (s *SQL) recoverLinks(ctx context.Context) error {
+	for {
+		var links []link
+		rows, err := s.db.QueryContext(ctx, `SELECT key, person FROM links LIMIT ?`, 5000)
+		if err == nil {
+			for rows.Next() {
+				var l link
+				if err = rows.Scan(&l.key, &l.person); err != nil {
+					break
+				}
+				links = append(links, l)
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if err == nil && len(links) > 0 {
+			if err = s.writeLinks(ctx, links); err == nil {
+				_, err = s.writeTx(ctx, func(tx *txx) error {
+					for _, l := range links {
+						if _, err := tx.ExecContext(ctx, `DELETE FROM links WHERE key = ?`, l.key); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store: move the person links into the links database: %w", err)
+		}
+		if len(links) == 0 {
+			break
+		}
+	}
+	if err := s.movePending(ctx, 1<<62); err != nil {
+		return fmt.Errorf("store: index the person links left by the last run: %w", err)
+	}
+	_, err := s.writeTx(ctx, func(*txx) error { return nil }) // deletes the moved rows
+	return err
+}
+
+// queueLinks records the links an audit entry makes: in pending_links on
+// SQLite (the transaction's own, for its later look-ups, and memory's after
+// the commit), directly in links on PostgreSQL.
+func queueLinks(ctx context.Context, tx *txx, seq int64, person string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if tx.links == nil {
+		for _, k := range keys {
+			tx.pending = append(tx.pending, []any{k, person})
+		}
+		return nil
+	}
+	tx.pending = append(tx.pending, []any{seq, person, strings.Join(keys, "\n")})
+	if tx.own == nil {
+		tx.own = map[string]string{}
+	}
+	for _, k := range keys {
+		tx.fresh = append(tx.fresh, link{k, person})
+		tx.own[k] = person
+	}
+	return nil
+}
+
+// forgetSince drops the transaction's own links from the n-th on, after a
+// rollback to a savepoint undid them.
+func (t *txx) forgetSince(n int) {
+	for _, l := range t.fresh[n:] {
+		delete(t.own, l.key)
+	}
+	t.fresh = t.fresh[:n]
+	t.pending = t.pending[:0]
+}
+
+// writePending writes the links queueLinks gathered: pending_links rows on
+// SQLite, links rows on PostgreSQL.
+func writePending(ctx context.Context, tx *txx) error {
+	if len(tx.pending) == 0 {
+		return nil
+	}
+	var err error
+	if tx.links == nil {
+		err = insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, tx.pending)
+	} else {
+		err = insertRows(ctx, tx, `INSERT INTO pending_links (seq, person, keys) VALUES `, "", tx.pending)
+	}
+	tx.pending = tx.pending[:0]
+	if err != nil {
+		return fmt.Errorf("write links: %w", err)
+	}
+	return nil
+}
+
+// lookupLinks is lookupLinks for a read outside a transaction: it waits,
+// like every read, until what it may see is durable.
+func (s *SQL) lookupLinks(ctx context.Context, keys []string) (map[string]string, error) {
+	if err := s.wal.barrier(); err != nil {
+		return nil, err
+	}
+	if s.lr != nil {
+		return lookupLinks(ctx, s.lr, s.links, nil, keys)
+	}
+	return lookupLinks(ctx, s.r, nil, nil, keys)
+}
+
+// lookupLinks returns the persons the keys are linked to: the
+// transaction's own new links, then the queued ones, then the table.
+func lookupLinks(ctx context.Context, q querier, queue *linkQueue, own map[string]string, keys []string) (map[string]string, error) {
+	found := make(map[string]string, len(keys))
+	rest := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if p, ok := own[k]; ok {
+			found[k] = p
+			continue
+		}
+		if p, ok := queue.get(k); ok {
+			found[k] = p
+			continue
+		}
+		rest = append(rest, k)
+	}
+	if len(rest) == 0 {
+		return found, nil
+	}
+	return found, storedLinks(ctx, q, rest, found)
+}
