@@ -77,7 +77,9 @@ func (c *committer) answer() {
 	for a := range c.acks {
 		err := a.durable()
 		for i, r := range a.batch {
-			if err != nil && a.errs[i] == nil {
+			if err != nil {
+				// Even a duplicate: its receipt would name a release
+				// that is not durable.
 				r.done <- err
 				continue
 			}

@@ -87,7 +87,7 @@ func (s *SQL) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, err
 			out = append(out, *e)
 		}
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }
 
 // AuditHead implements AuditStore.
@@ -139,7 +139,7 @@ func (s *SQL) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 		cp.Time = parseTS(at)
 		out = append(out, cp)
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }
 
 // Truncate implements AuditStore.

@@ -83,5 +83,5 @@ func (s *SQL) CaseEvents(ctx context.Context, person string) ([]CaseEvent, error
 		ev.RecordedAt = parseTS(at)
 		out = append(out, ev)
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }

@@ -25,6 +25,18 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 	if s.pg {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
+	if err := s.wal.health(); err != nil {
+		return nil, err
+	}
+	gen := s.wal.begin()
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			s.wal.end()
+		}
+	}
+	defer end()
 	rows, err := s.db.QueryContext(ctx, `UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE seq IN (
 		SELECT seq FROM outbox WHERE destination = ? AND acked_at IS NULL AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)
 		ORDER BY seq LIMIT ?`+skip+`)
@@ -54,7 +66,8 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 	}
 	rows.Close() // commits the claim
-	if err := s.db.durable(); err != nil {
+	end()
+	if err := s.wal.wait(gen); err != nil {
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 	}
 	// RETURNING gives no order: deliver oldest first.

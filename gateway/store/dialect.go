@@ -19,33 +19,29 @@ type dbx struct {
 	pg    bool
 	stmts *stmtCache // nil: no cache (PostgreSQL's driver caches its own)
 	// wal, on a SQLite file, makes commits durable after the fact
-	// (sqlite_sync.go): a reader waits until every commit is synced before
-	// it reads, and the writer's statements outside a transaction (each its
-	// own commit) return once theirs is.
+	// (sqlite_sync.go): a single-row read settles after it has read (the
+	// callers of QueryContext call settle after their rows), and the
+	// writer's statements outside a transaction, each its own commit,
+	// return once theirs is durable.
 	wal    *walSyncer
 	writer bool
 }
 
-// durable waits until the writer's last commit is synced.
-func (d *dbx) durable() error {
-	if d.wal == nil {
-		return nil
-	}
-	return d.wal.wait(d.wal.committed())
-}
-
-// row is a *sql.Row that may carry the error of the durability barrier
-// taken before the query.
+// row is a *sql.Row whose Scan, on a reader, waits until what it read is
+// durable.
 type row struct {
 	*sql.Row
-	err error
+	settle func() error
 }
 
 func (r row) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
+	err := r.Row.Scan(dest...)
+	if r.settle != nil && (err == nil || errors.Is(err, sql.ErrNoRows)) {
+		if serr := r.settle(); serr != nil {
+			return serr
+		}
 	}
-	return r.Row.Scan(dest...)
+	return err
 }
 
 type txx struct {
@@ -91,32 +87,41 @@ func (d *dbx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return d.stmts.lookup(q)
 }
 
+// ExecContext runs a statement. On the writer it is a commit of its own,
+// and returns once that is durable.
 func (d *dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if err := d.wal.barrier(); err != nil {
-		return nil, err
+	if d.writer {
+		if err := d.wal.health(); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		res sql.Result
 		err error
+		gen uint64
 	)
+	if d.writer {
+		gen = d.wal.begin()
+	}
 	if st := d.stmt(ctx, q); st != nil {
 		res, err = st.ExecContext(ctx, args...)
 	} else {
 		res, err = d.DB.ExecContext(ctx, rebind(q, d.pg), args...)
 	}
-	if err == nil && d.writer {
-		err = d.durable()
+	if d.writer {
+		d.wal.end()
+		if err == nil {
+			err = d.wal.wait(gen)
+		}
 	}
 	return res, err
 }
 
-// QueryContext runs a query. On the writer, a query that writes (UPDATE ...
-// RETURNING) commits when its rows are closed: the caller then calls
-// durable.
+// QueryContext runs a query. A reader's caller calls settle once it has
+// read the rows. On the writer, a query that writes (UPDATE ... RETURNING)
+// commits when its rows are closed: the caller brackets it with begin and
+// end, and waits.
 func (d *dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if err := d.wal.barrier(); err != nil {
-		return nil, err
-	}
 	if st := d.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -124,13 +129,24 @@ func (d *dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 }
 
 func (d *dbx) QueryRowContext(ctx context.Context, q string, args ...any) row {
-	if err := d.wal.barrier(); err != nil {
-		return row{err: err}
+	r := row{}
+	if d.wal != nil && !d.writer {
+		r.settle = d.wal.settle
 	}
 	if st := d.stmt(ctx, q); st != nil {
-		return row{Row: st.QueryRowContext(ctx, args...)}
+		r.Row = st.QueryRowContext(ctx, args...)
+	} else {
+		r.Row = d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)
 	}
-	return row{Row: d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)}
+	return r
+}
+
+// settle waits until what a reader has read is durable.
+func (d *dbx) settle() error {
+	if d.writer {
+		return nil
+	}
+	return d.wal.settle()
 }
 
 // BeginTx starts a transaction, first preparing the statements seen since

@@ -62,7 +62,7 @@ func (s *SQL) QuarantineList(ctx context.Context, connector string) ([]Quarantin
 		q.CreatedAt = parseTS(at)
 		out = append(out, q)
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }
 
 // QuarantineGet implements QuarantineStore.

@@ -153,11 +153,16 @@ func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
 		}
 		return relErr
 	})
+	if err != nil {
+		// Unavailable, or not durable: a duplicate's answer would point at
+		// a release that a power cut could still take back.
+		return s.duplicateOf(ctx, m, err)
+	}
 	var dup *DuplicateError
 	if errors.As(relErr, &dup) {
 		return dup
 	}
-	return s.duplicateOf(ctx, m, err)
+	return nil
 }
 
 // duplicateOf turns a unique-key conflict on a submission (another replica
@@ -428,19 +433,30 @@ func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err
 		tx.Rollback()
 		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	gen = s.wal.begin()
 	if err := tx.Commit(); err != nil {
+		s.wal.end()
 		return 0, fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
 	}
-	if s.wal != nil {
-		gen = s.wal.committed()
-	}
+	// Memory has the links before the commit counts as finished, so a
+	// reader that settles after this commit finds them.
 	if len(tx.fresh) > 0 {
 		s.links.add(tx.fresh, tx.head.seq)
 	}
+	s.wal.end()
 	if deleted > 0 {
 		s.links.forgetDeleted(deleted)
 	}
 	return gen, nil
+}
+
+// settled is err, or, if the read went well, waits until what it read is
+// durable: readers call it once they have read their rows.
+func (s *SQL) settled(err error) error {
+	if err != nil {
+		return err
+	}
+	return s.r.settle()
 }
 
 // durable waits until the commit of generation gen is durable.
@@ -472,7 +488,7 @@ func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Messa
 		m.CreatedAt = parseTS(created)
 		out = append(out, m)
 	}
-	if err := rows.Err(); err != nil {
+	if err := s.settled(rows.Err()); err != nil {
 		return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
 	}
 	return out, nil
@@ -512,7 +528,7 @@ func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Ent
 		}
 		out = append(out, *e)
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }
 
 // Ping implements Store.
@@ -608,9 +624,7 @@ func (s *SQL) ReleaseBatch(ctx context.Context, rs []Release) []error {
 	errs, durable := s.ReleaseBatchDeferred(ctx, rs)
 	if err := durable(); err != nil {
 		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
+			errs[i] = err // a duplicate's receipt would name a release that may be lost
 		}
 	}
 	return errs

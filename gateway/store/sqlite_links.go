@@ -110,13 +110,26 @@ func (q *linkQueue) add(links []link, seq int64) {
 }
 
 // waitRoom blocks while the queue is over its bound, so that a writer
-// faster than the background writer cannot fill memory.
+// faster than the mover cannot fill memory. It gives up when the context
+// ends or the mover is failing.
 func (q *linkQueue) waitRoom(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if len(q.active)+len(q.frozen) < linkQueueMax {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
 	for len(q.active)+len(q.frozen) >= linkQueueMax {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if q.err != nil {
+			return fmt.Errorf("the person links are not being indexed: %w", q.err)
 		}
 		select {
 		case q.kick <- struct{}{}:
@@ -201,6 +214,7 @@ func (s *SQL) startLinkWriter() {
 			err := s.flushLinks(context.Background())
 			q.mu.Lock()
 			q.err = err
+			q.cond.Broadcast() // a writer waiting for room learns of a failure too
 			q.mu.Unlock()
 		}
 	}()
@@ -253,6 +267,9 @@ func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 		from := q.moved
 		q.mu.Unlock()
 		links, last, n, err := readPending(ctx, s.r, from, upTo, linkRowsPerTx)
+		if err == nil {
+			err = s.wal.settle() // only durable releases' links are moved
+		}
 		if err != nil {
 			return fmt.Errorf("read pending links: %w", err)
 		}
@@ -440,13 +457,19 @@ func writePending(ctx context.Context, tx *txx) error {
 // lookupLinks is lookupLinks for a read outside a transaction: it waits,
 // like every read, until what it may see is durable.
 func (s *SQL) lookupLinks(ctx context.Context, keys []string) (map[string]string, error) {
-	if err := s.wal.barrier(); err != nil {
+	var (
+		found map[string]string
+		err   error
+	)
+	if s.lr != nil {
+		found, err = lookupLinks(ctx, s.lr, s.links, nil, keys)
+	} else {
+		found, err = lookupLinks(ctx, s.r, nil, nil, keys)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if s.lr != nil {
-		return lookupLinks(ctx, s.lr, s.links, nil, keys)
-	}
-	return lookupLinks(ctx, s.r, nil, nil, keys)
+	return found, s.wal.settle()
 }
 
 // lookupLinks returns the persons the keys are linked to: the

@@ -101,7 +101,7 @@ func (s *SQL) StatusHistory(ctx context.Context, person string) ([]Status, error
 		}
 		out = append(out, *st)
 	}
-	return out, rows.Err()
+	return out, s.settled(rows.Err())
 }
 
 // IssueToken implements StatusStore.

@@ -19,12 +19,15 @@ import (
 // acknowledged, and nothing is read by anyone, before the fsync that covers
 // it has returned:
 //
-//   - every write transaction takes a generation number at its commit, and
-//     its caller is answered once a sync covering that generation is done
-//     (the group commit answers a batch while the next one is written);
-//   - every read outside the writer's transactions first waits until all
-//     committed generations are synced, so no reader can see, or send on, a
-//     row that a power cut could still take back.
+//   - every write transaction takes a generation number just before its
+//     commit (begin) and marks it finished after (end), and its caller is
+//     answered once a sync covering that generation is done (the group
+//     commit answers a batch while the next one is written);
+//   - every read outside the writer's transactions, once it has read, waits
+//     until every commit begun by then is finished and synced (settle), so
+//     no reader returns, or sends on, a row that a power cut could still
+//     take back. Waiting before the read would not do: a commit between
+//     the wait and the read would be visible and not yet durable.
 //
 // The WAL is a log appended in order, with checksummed frames, so a sync
 // covers every commit before it; one fsync serves every waiter (group sync).
@@ -39,7 +42,8 @@ type walSyncer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	f       *os.File
-	written uint64 // generation of the last commit
+	started uint64 // commits begun
+	ended   uint64 // commits finished, committed or failed
 	synced  uint64 // generation the last successful sync covered
 	syncing bool
 	err     error // sticky: the first failed sync
@@ -70,30 +74,49 @@ func (w *walSyncer) open() error {
 	return nil
 }
 
-// committed records a commit and returns its generation.
-func (w *walSyncer) committed() uint64 {
+// begin reserves the generation of a commit about to run; end must follow
+// it, whether the commit succeeds or fails. Commits run one at a time on
+// the writer's one connection.
+func (w *walSyncer) begin() uint64 {
+	if w == nil {
+		return 0
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.written++
-	return w.written
+	w.started++
+	return w.started
+}
+
+// end marks the commit begun last as finished.
+func (w *walSyncer) end() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.ended++
+	w.cond.Broadcast()
+	w.mu.Unlock()
 }
 
 // wait returns once generation gen is durable, or the sync's error. The
-// first waiter runs the fsync for everyone committed by then; the others
-// wait for it, or for the next one.
+// first waiter, once no commit is running, runs the fsync for every commit
+// finished by then; the others wait for it, or for the next one.
 func (w *walSyncer) wait(gen uint64) error {
+	if w == nil {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.synced < gen {
 		if w.err != nil {
 			return w.err
 		}
-		if w.syncing {
+		if w.syncing || w.ended < w.started {
 			w.cond.Wait()
 			continue
 		}
 		w.syncing = true
-		target := w.written
+		target := w.ended
 		w.mu.Unlock()
 		err := w.syncFile()
 		w.mu.Lock()
@@ -108,13 +131,14 @@ func (w *walSyncer) wait(gen uint64) error {
 	return nil
 }
 
-// barrier waits until every commit so far is durable: reads call it first.
-func (w *walSyncer) barrier() error {
+// settle waits until every commit begun so far is finished and durable:
+// a read calls it after reading, before it returns what it read.
+func (w *walSyncer) settle() error {
 	if w == nil {
 		return nil
 	}
 	w.mu.Lock()
-	gen := w.written
+	gen := w.started
 	w.mu.Unlock()
 	return w.wait(gen)
 }
@@ -156,7 +180,7 @@ func (w *walSyncer) health() error {
 
 // close syncs what is left and closes the file.
 func (w *walSyncer) close() error {
-	err := w.barrier()
+	err := w.settle()
 	w.f.Close()
 	return err
 }

@@ -145,3 +145,48 @@ func TestAutocommitWritesAreSynced(t *testing.T) {
 		t.Fatal("a cursor was written without a sync")
 	}
 }
+
+// A duplicate is answered as one only once durable: if the sync fails, its
+// receipt would name a release that a power cut could take back.
+func TestFailedSyncFailsDuplicatesToo(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	idem := func(id string) (*Message, *audit.Entry) {
+		m, e := testRelease(id)
+		m.SourceRecordID, m.ContentHash = "case-1", "h1"
+		return m, e
+	}
+	m, e := idem("m1")
+	if err := s.Release(ctx, m, e); err != nil {
+		t.Fatal(err)
+	}
+	if m2, e2 := idem("m2"); !errors.Is(s.Release(ctx, m2, e2), ErrDuplicate) {
+		t.Fatal("the same content again is not a duplicate")
+	}
+	s.wal.sync = func(*os.File) error { return errors.New("EIO") }
+	m3, e3 := idem("m3")
+	if err := s.Release(ctx, m3, e3); errors.Is(err, ErrDuplicate) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Release of a duplicate with a failing sync: %v, want ErrUnavailable", err)
+	}
+}
+
+// In a batch, a duplicate whose commit cannot be synced fails like the rest.
+func TestFailedSyncFailsABatchsDuplicates(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	m, e := testRelease("m1")
+	m.SourceRecordID, m.ContentHash = "case-1", "h1"
+	if err := s.Release(ctx, m, e); err != nil {
+		t.Fatal(err)
+	}
+	s.wal.sync = func(*os.File) error { return errors.New("EIO") }
+	dup, de := testRelease("m2")
+	dup.SourceRecordID, dup.ContentHash = "case-1", "h1"
+	fresh, fe := testRelease("m3")
+	errs := s.ReleaseBatch(ctx, []Release{{Message: dup, Entry: de}, {Message: fresh, Entry: fe}})
+	for i, err := range errs {
+		if errors.Is(err, ErrDuplicate) || !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("slot %d: %v, want ErrUnavailable", i, err)
+		}
+	}
+}
