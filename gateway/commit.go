@@ -30,7 +30,7 @@ type deferredReleaser interface {
 // early.
 type committer struct {
 	store    batchReleaser
-	acks     chan ack                                      // batches written, waiting to be durable; nil without a deferredReleaser
+	acks     chan ack                                      // batches written, to be answered once durable
 	waiting  atomic.Int32                                  // batches written and not yet answered
 	answered chan struct{}                                 // wakes the committer when a batch is answered
 	sign     func(context.Context, []*store.Message) error // signs a batch before it is written
@@ -39,7 +39,7 @@ type committer struct {
 
 	mu     sync.RWMutex // guards closed against sends on a closed reqs
 	closed bool
-	done   chan struct{} // closed when run has answered every request
+	done   chan struct{} // closed when every request has been answered
 }
 
 type commitReq struct {
@@ -62,12 +62,9 @@ const maxBatch = 256
 const minOverlap = 32
 
 func newCommitter(s batchReleaser, sign func(context.Context, []*store.Message) error) *committer {
-	c := &committer{store: s, sign: sign, reqs: make(chan *commitReq, 4*maxBatch), max: maxBatch, done: make(chan struct{})}
-	if _, ok := s.(deferredReleaser); ok {
-		c.acks = make(chan ack, 4)
-		c.answered = make(chan struct{}, 1)
-		go c.answer()
-	}
+	c := &committer{store: s, sign: sign, reqs: make(chan *commitReq, 4*maxBatch), max: maxBatch, done: make(chan struct{}),
+		acks: make(chan ack, 4), answered: make(chan struct{}, 1)}
+	go c.answer()
 	go c.run()
 	return c
 }
@@ -95,11 +92,7 @@ func (c *committer) answer() {
 }
 
 func (c *committer) run() {
-	if c.acks != nil {
-		defer close(c.acks)
-	} else {
-		defer close(c.done)
-	}
+	defer close(c.acks)
 	var (
 		batch []*commitReq
 		rs    = make([]store.Release, 0, c.max)
@@ -133,34 +126,33 @@ func (c *committer) run() {
 			case <-c.answered:
 			}
 		}
-		if c.acks != nil {
-			errs, durable := c.writeDeferred(rs)
-			c.waiting.Add(1)
-			c.acks <- ack{batch: batch, errs: errs, durable: durable}
-			continue
-		}
-		errs := c.write(rs)
-		for i, r := range batch {
-			r.done <- errs[i]
-		}
+		errs, durable := c.writeDeferred(rs)
+		c.waiting.Add(1)
+		c.acks <- ack{batch: batch, errs: errs, durable: durable}
 	}
 }
 
-// write signs and commits one batch, and returns once it is durable. If
-// the batch cannot be signed, no release in it is written.
+// write signs and commits one batch, and returns once it is durable.
 func (c *committer) write(rs []store.Release) []error {
-	if err := c.signAll(rs); err != nil {
+	errs, durable := c.writeDeferred(rs)
+	if err := durable(); err != nil {
 		return failAll(len(rs), err)
 	}
-	return c.store.ReleaseBatch(context.Background(), rs)
+	return errs
 }
 
-// writeDeferred is write returning before the batch is durable.
+// writeDeferred signs and commits one batch, returning before it is
+// durable on a store that makes commits durable afterwards. If the batch
+// cannot be signed, no release in it is written.
 func (c *committer) writeDeferred(rs []store.Release) ([]error, func() error) {
+	durable := func() error { return nil }
 	if err := c.signAll(rs); err != nil {
-		return failAll(len(rs), err), func() error { return nil }
+		return failAll(len(rs), err), durable
 	}
-	return c.store.(deferredReleaser).ReleaseBatchDeferred(context.Background(), rs)
+	if d, ok := c.store.(deferredReleaser); ok {
+		return d.ReleaseBatchDeferred(context.Background(), rs)
+	}
+	return c.store.ReleaseBatch(context.Background(), rs), durable
 }
 
 func (c *committer) signAll(rs []store.Release) error {
