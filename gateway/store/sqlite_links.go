@@ -60,6 +60,7 @@ type linkQueue struct {
 	active map[string]string
 	frozen map[string]string // being moved into links
 	seq    int64             // the newest entry whose links are in active
+	limit  int               // linkQueueMax; tests lower it
 	// moved is the newest entry whose links are durable in the links
 	// database; deleted, the newest whose pending_links row is deleted.
 	// The next write transaction deletes the rows in between, so the mover
@@ -73,7 +74,7 @@ type linkQueue struct {
 }
 
 func newLinkQueue() *linkQueue {
-	q := &linkQueue{active: map[string]string{}, kick: make(chan struct{}, 1)}
+	q := &linkQueue{active: map[string]string{}, limit: linkQueueMax, kick: make(chan struct{}, 1)}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -115,7 +116,7 @@ func (q *linkQueue) add(links []link, seq int64) {
 func (q *linkQueue) waitRoom(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.active)+len(q.frozen) < linkQueueMax {
+	if len(q.active)+len(q.frozen) < q.limit {
 		return nil
 	}
 	stop := context.AfterFunc(ctx, func() {
@@ -124,7 +125,7 @@ func (q *linkQueue) waitRoom(ctx context.Context) error {
 		q.mu.Unlock()
 	})
 	defer stop()
-	for len(q.active)+len(q.frozen) >= linkQueueMax {
+	for len(q.active)+len(q.frozen) >= q.limit {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

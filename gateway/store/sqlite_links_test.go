@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -205,5 +206,38 @@ func TestLinksOfAnOlderDatabaseAreMoved(t *testing.T) {
 	}
 	if got := releaseLinked(t, s, "m1", "new:1", "old:12"); got != "p5" {
 		t.Fatalf("a release sharing an old key went to %q, want p5", got)
+	}
+}
+
+// A writer waiting for room in a full link queue gives up, failing closed,
+// when the mover fails or its context ends, instead of hanging.
+func TestFullLinkQueueFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	s.stopLinkWriter()
+	s.links.mu.Lock()
+	s.links.limit = 2
+	s.links.mu.Unlock()
+	releaseLinked(t, s, "m1", "k:a", "k:b") // fills the queue
+	m, e := testRelease("m2")
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := s.Release(short, m, e); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Release into a full queue past its deadline: %v", err)
+	}
+	s.links.mu.Lock()
+	s.links.err = errors.New("links database: disk full")
+	s.links.mu.Unlock()
+	if err := s.Release(ctx, m, e); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Release into a full queue while the mover fails: %v", err)
+	}
+	s.links.mu.Lock()
+	s.links.err = nil
+	s.links.mu.Unlock()
+	if err := s.flushLinks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, m, e); err != nil {
+		t.Fatalf("Release once the queue is moved: %v", err)
 	}
 }
