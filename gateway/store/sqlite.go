@@ -52,36 +52,15 @@ var _ Store = (*SQL)(nil)
 
 // OpenSQLite opens (creating if needed) the database file and applies migrations.
 func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	// Commits are made durable by the WAL syncer (sqlite_sync.go), outside
-	// the writer; nothing is acknowledged or read before that.
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)) // the checkpointer does it before then
-	q.Add("_pragma", "temp_store(MEMORY)")                               // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := openSQLiteWriter(ctx, path, sqliteMigrations, "migrations/sqlite",
+		// Commits are made durable by the WAL syncer (sqlite_sync.go),
+		// outside the writer; nothing is acknowledged or read before that.
+		"synchronous(NORMAL)",
+		fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop), // the checkpointer does it before then
+		"temp_store(MEMORY)",                               // statement journals of multi-row inserts stay in memory instead of spilling to a temp file
+		"foreign_keys(1)")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	// One connection: SQLite has one writer, and the audit chain needs its
-	// appends serialised anyway.
-	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%w: open %s: %w", ErrUnavailable, path, err)
-	}
-	migrations, _ := fs.Sub(sqliteMigrations, "migrations/sqlite")
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+		return nil, err
 	}
 	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true}, links: newLinkQueue()}
 	s.r = s.db
@@ -112,6 +91,40 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	s.startLinkWriter()
 	return s, nil
+}
+
+// openSQLiteWriter opens (creating if needed) a database's one writer
+// connection, in WAL mode with the given pragmas, and applies the
+// migrations under dir. One connection: SQLite has one writer, and the
+// audit chain needs its appends serialised anyway.
+func openSQLiteWriter(ctx context.Context, path string, fsys embed.FS, dir string, pragmas ...string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: open %s: %w", ErrUnavailable, path, err)
+	}
+	migrations, _ := fs.Sub(fsys, dir)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // inMemory reports whether an SQLite path names an in-memory database.

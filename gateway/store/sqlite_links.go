@@ -2,17 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/pressly/goose/v3"
 )
 
 // On SQLite the person links (match key → person) live in a database file
@@ -166,24 +161,9 @@ var sqliteLinksMigrations embed.FS
 // connection for the mover, every commit synced, and a read pool.
 func (s *SQL) openLinks(ctx context.Context, path string) error {
 	lpath := linksPath(path)
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+lpath+"?"+q.Encode())
+	db, err := openSQLiteWriter(ctx, lpath, sqliteLinksMigrations, "migrations/sqlite-links", "synchronous(FULL)")
 	if err != nil {
-		return fmt.Errorf("%w: open %s: %w", ErrUnavailable, lpath, err)
-	}
-	db.SetMaxOpenConns(1)
-	migrations, _ := fs.Sub(sqliteLinksMigrations, "migrations/sqlite-links")
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations)
-	if err == nil {
-		_, err = p.Up(ctx)
-	}
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("store: migrate %s: %w", lpath, err)
+		return err
 	}
 	s.lw = &dbx{DB: db, stmts: newStmtCache()}
 	s.lr = s.lw
