@@ -38,9 +38,16 @@ func newAuditFixture(t *testing.T, entries int, checkpointAt ...int) *auditFixtu
 	pubs, _ := mem.PublicKeys(ctx, keys.SigningKeyAudit)
 	f := &auditFixture{st: st, raw: raw, cp: &Checkpointer{Store: st, Signer: mem}, keys: jose.JSONWebKeySet{Keys: pubs}}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Field decisions as long as a real record's, so that the store keeps
+	// them once, as a shared part.
+	fields := []audit.FieldAction{
+		{Field: "prs_FirstName", Action: "pseudonymise", Rule: "criminal-referral/class/direct_identifier"},
+		{Field: "prs_Birthdate", Action: "generalise", Rule: "criminal-referral/class/quasi_identifier"},
+		{Field: "vic_TraffickingStatus", Action: "keep", Rule: "criminal-referral/class/sensitive"},
+	}
 	for i := 1; i <= entries; i++ {
 		e := &audit.Entry{DecisionID: fmt.Sprintf("d%d", i), Time: base.Add(time.Duration(i) * time.Hour), Event: "exchange", Source: "ngo",
-			Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released, Fields: []audit.FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r"}}}
+			Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released, Fields: fields}
 		if err := st.Audit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -80,14 +87,24 @@ func TestVerifyLogFindsTampering(t *testing.T) {
 	}{
 		{"intact", func(*testing.T, *auditFixture) {}, 0, ""},
 		{"modified", func(t *testing.T, f *auditFixture) {
-			f.exec(t, `UPDATE audit SET entry = replace(entry, '"destination":"errp"', '"destination":"consulate"') WHERE seq = 5`)
+			f.exec(t, `UPDATE audit SET entry = replace(entry, '"destination":"errp"', '"destination":"exxp"') WHERE seq = 5`)
 		}, 5, "content does not match"},
 		{"deleted", func(t *testing.T, f *auditFixture) { f.exec(t, `DELETE FROM audit WHERE seq = 4`) }, 4, "entry 4 is missing"},
 		{"inserted", func(t *testing.T, f *auditFixture) {
 			f.exec(t, `UPDATE audit SET seq = -seq WHERE seq >= 6`)
 			f.exec(t, `UPDATE audit SET seq = 1 - seq WHERE seq < 0`)
-			f.exec(t, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash) SELECT 6, 'forged', time, source, destination, purpose, outcome, entry, hash FROM audit WHERE seq = 5`)
+			f.exec(t, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, entry_part, entry_at) SELECT 6, 'forged', time, source, destination, purpose, outcome, entry, hash, entry_part, entry_at FROM audit WHERE seq = 5`)
 		}, 6, ""},
+		{"shared part altered", func(t *testing.T, f *auditFixture) {
+			f.exec(t, `UPDATE parts SET body = CAST(replace(body, '"generalise"', '"keep"') AS BLOB)`)
+		}, 1, "content does not match"},
+		{"shared part removed", func(t *testing.T, f *auditFixture) { f.exec(t, `DELETE FROM parts`) }, 1, "cannot be read"},
+		{"shared part moved", func(t *testing.T, f *auditFixture) {
+			f.exec(t, `UPDATE audit SET entry_at = entry_at - 1 WHERE seq = 7`)
+		}, 7, "entry 7 cannot be read"},
+		{"edit that shifts a shared part", func(t *testing.T, f *auditFixture) {
+			f.exec(t, `UPDATE audit SET entry = replace(entry, '"purpose":"criminal-referral"', '"purpose":"support"') WHERE seq = 3`)
+		}, 3, "cannot be read"},
 		{"reordered", func(t *testing.T, f *auditFixture) {
 			f.exec(t, `UPDATE audit SET seq = -3 WHERE seq = 3`)
 			f.exec(t, `UPDATE audit SET seq = 3 WHERE seq = 4`)
@@ -135,7 +152,8 @@ func TestVerifyLogFindsARewrittenChain(t *testing.T) {
 			t.Fatal(err)
 		}
 		prev = entries[i].Hash
-		f.exec(t, `UPDATE audit SET entry = ?, hash = ? WHERE seq = ?`, body, entries[i].Hash, entries[i].Seq)
+		// Whole, as rows written before shared parts are: they are read too.
+		f.exec(t, `UPDATE audit SET entry = ?, hash = ?, entry_part = NULL, entry_at = NULL WHERE seq = ?`, body, entries[i].Hash, entries[i].Seq)
 	}
 	rep := f.verify(t)
 	if rep.OK || rep.BadSeq != 6 || !strings.Contains(rep.Problem, "chain was rewritten") {

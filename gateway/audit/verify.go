@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-jose/go-jose/v4"
@@ -13,6 +14,20 @@ type Log interface {
 	AuditLog(ctx context.Context, after int64, limit int) ([]Entry, error)
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 }
+
+// DamagedError is a Log's error for an entry it holds but cannot read: its
+// stored bytes were altered so that they no longer decode. A Log returns it
+// with the entries before the damaged one.
+type DamagedError struct {
+	Seq int64
+	Err error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("audit: entry %d is damaged: %v", e.Seq, e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
 
 // Report is the outcome of verifying a whole log.
 type Report struct {
@@ -64,10 +79,11 @@ func VerifyLog(ctx context.Context, log Log, keys jose.JSONWebKeySet) (*Report, 
 	next, after := rep.TruncatedUpTo+1, int64(0)
 	for {
 		page, err := log.AuditLog(ctx, after, pageSize)
-		if err != nil {
+		var damaged *DamagedError
+		if err != nil && !errors.As(err, &damaged) {
 			return nil, err
 		}
-		if len(page) == 0 {
+		if len(page) == 0 && damaged == nil {
 			break
 		}
 		for i := range page {
@@ -88,6 +104,12 @@ func VerifyLog(ctx context.Context, log Log, keys jose.JSONWebKeySet) (*Report, 
 				rep.FirstSeq = e.Seq
 			}
 			prev, next = e.Hash, e.Seq+1
+		}
+		if damaged != nil {
+			if damaged.Seq != next {
+				return fail(next, "entry %d is missing: the sequence jumps to %d", next, damaged.Seq)
+			}
+			return fail(damaged.Seq, "entry %d cannot be read, so its stored bytes were altered: %v", damaged.Seq, damaged.Err)
 		}
 		after = page[len(page)-1].Seq
 		rep.Entries += int64(len(page))

@@ -49,30 +49,30 @@ func (s *SQL) SearchAudit(ctx context.Context, q AuditQuery) ([]audit.Entry, err
 		args  []any
 	)
 	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
-	add("seq > ?", q.After)
+	add("a.seq > ?", q.After)
 	if !q.From.IsZero() {
-		add("time >= ?", ts(q.From))
+		add("a.time >= ?", ts(q.From))
 	}
 	if !q.To.IsZero() {
-		add("time < ?", ts(q.To))
+		add("a.time < ?", ts(q.To))
 	}
 	if q.Agency != "" {
-		add("(source = ? OR destination = ?)", q.Agency, q.Agency)
+		add("(a.source = ? OR a.destination = ?)", q.Agency, q.Agency)
 	}
 	if q.Purpose != "" {
-		add("purpose = ?", q.Purpose)
+		add("a.purpose = ?", q.Purpose)
 	}
 	if q.Outcome != "" {
-		add("outcome = ?", q.Outcome)
+		add("a.outcome = ?", q.Outcome)
 	}
 	if q.Subject != "" {
-		add("subject = ?", q.Subject)
+		add("a.subject = ?", q.Subject)
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY seq`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+entryColumns+` WHERE `+strings.Join(where, " AND ")+` ORDER BY a.seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: search audit: %w", ErrUnavailable, err)
 	}

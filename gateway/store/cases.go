@@ -39,7 +39,7 @@ var _ CaseStore = (*SQL)(nil)
 
 // ReleasedEntry implements CaseStore.
 func (s *SQL) ReleasedEntry(ctx context.Context, exchangeID string) (*audit.Entry, error) {
-	e, err := scanEntry(s.r.QueryRowContext(ctx, `SELECT a.entry, a.hash FROM outbox o JOIN audit a ON a.decision_id = o.decision_id WHERE o.id = ?`, exchangeID))
+	e, err := scanEntry(s.r.QueryRowContext(ctx, `SELECT `+entryColumns+` JOIN outbox o ON o.decision_id = a.decision_id WHERE o.id = ?`, exchangeID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -40,15 +43,17 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 	rows, err := s.db.QueryContext(ctx, `UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE seq IN (
 		SELECT seq FROM outbox WHERE destination = ? AND acked_at IS NULL AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?)
 		ORDER BY seq LIMIT ?`+skip+`)
-		RETURNING id, source, destination, purpose, decision_id, created_at, payload, sealed, seq`,
+		RETURNING id, source, destination, purpose, decision_id, created_at, payload, payload_at, payload_part, sealed, seq`,
 		owner, ts(now.Add(lease)), destination, ts(now), owner, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 	}
 	defer rows.Close()
 	type claimed struct {
-		m   Message
-		seq int64
+		m    Message
+		seq  int64
+		at   sql.NullInt64
+		part []byte
 	}
 	var got []claimed
 	for rows.Next() {
@@ -56,7 +61,7 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 			c       claimed
 			created string
 		)
-		if err := rows.Scan(&c.m.ID, &c.m.Source, &c.m.Destination, &c.m.Purpose, &c.m.DecisionID, &created, &c.m.Payload, &c.m.Sealed, &c.seq); err != nil {
+		if err := rows.Scan(&c.m.ID, &c.m.Source, &c.m.Destination, &c.m.Purpose, &c.m.DecisionID, &created, &c.m.Payload, &c.at, &c.part, &c.m.Sealed, &c.seq); err != nil {
 			return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
 		}
 		c.m.CreatedAt = parseTS(created)
@@ -69,6 +74,23 @@ func (s *SQL) Claim(ctx context.Context, destination, owner string, limit int, l
 	end()
 	if err := s.wal.wait(gen); err != nil {
 		return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
+	}
+	var hashes [][]byte
+	for _, c := range got {
+		if c.at.Valid && !slices.ContainsFunc(hashes, func(h []byte) bool { return bytes.Equal(h, c.part) }) {
+			hashes = append(hashes, c.part)
+		}
+	}
+	if len(hashes) > 0 {
+		parts, err := readParts(ctx, s.db, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: claim: %w", ErrUnavailable, err)
+		}
+		for i := range got {
+			if got[i].m.Payload, err = joinPart(got[i].m.Payload, got[i].at, parts[string(got[i].part)]); err != nil {
+				return nil, fmt.Errorf("claim: message %s: %w", got[i].m.ID, err)
+			}
+		}
 	}
 	// RETURNING gives no order: deliver oldest first.
 	for i := 1; i < len(got); i++ {

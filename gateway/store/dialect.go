@@ -25,6 +25,7 @@ type dbx struct {
 	// return once theirs is durable.
 	wal    *walSyncer
 	writer bool
+	parts  *partCache // the writer's recent shared parts (parts.go); nil: none remembered
 }
 
 // row is a *sql.Row whose Scan, on a reader, waits until what it read is
@@ -48,6 +49,7 @@ type txx struct {
 	*sql.Tx
 	pg    bool
 	stmts *stmtCache
+	parts *partCache
 	// head is the audit chain's last entry as this transaction has written
 	// it, so a batch reads the head once.
 	head *auditHead
@@ -158,7 +160,7 @@ func (d *dbx) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &txx{Tx: tx, pg: d.pg, stmts: d.stmts}, nil
+	return &txx{Tx: tx, pg: d.pg, stmts: d.stmts, parts: d.parts}, nil
 }
 
 func (t *txx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {

@@ -40,7 +40,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQL, error) {
 		pool.Close()
 		return nil, err
 	}
-	w := &dbx{DB: db, pg: true}
+	w := &dbx{DB: db, pg: true, parts: &partCache{}}
 	return &SQL{db: w, r: w, pg: true, closePool: pool.Close}, nil
 }
 

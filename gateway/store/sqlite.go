@@ -62,7 +62,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true}, links: newLinkQueue()}
+	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true, parts: &partCache{}}, links: newLinkQueue()}
 	s.r = s.db
 	if !inMemory(path) { // in memory, each connection would get a database of its own
 		if s.wal, err = newWALSyncer(path); err != nil {
@@ -269,9 +269,14 @@ func appendEntry(ctx context.Context, tx *txx, e *audit.Entry, fresh []string) e
 	if err != nil {
 		return err
 	}
+	used := map[string][]byte{}
+	entry := tx.parts.cut(body, fieldsMarker, used)
+	if err := writeParts(ctx, tx, used); err != nil {
+		return err
+	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject)
+		`INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject, entry_part, entry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), entry.rest, e.Hash, e.Subject, entry.hash, entry.at)
 	if err != nil {
 		tx.head = nil // unknown until read again
 		return fmt.Errorf("write audit entry: %w", err)
@@ -483,8 +488,10 @@ func (s *SQL) durable(gen uint64) error {
 // Inbox implements Store.
 func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Message, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, source, destination, purpose, decision_id, created_at, payload, proof, sealed FROM outbox
-		 WHERE destination = ? AND acked_at IS NULL ORDER BY seq LIMIT ?`, destination, limit)
+		`SELECT o.id, o.source, o.destination, o.purpose, o.decision_id, o.created_at,
+		        o.payload, o.payload_at, pp.body, o.proof, o.proof_at, qp.body, o.sealed
+		 FROM outbox o LEFT JOIN parts pp ON pp.hash = o.payload_part LEFT JOIN parts qp ON qp.hash = o.proof_part
+		 WHERE o.destination = ? AND o.acked_at IS NULL ORDER BY o.seq LIMIT ?`, destination, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
 	}
@@ -495,8 +502,20 @@ func (s *SQL) Inbox(ctx context.Context, destination string, limit int) ([]Messa
 			m       Message
 			created string
 		)
-		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created, &m.Payload, &m.Proof, &m.Sealed); err != nil {
+		var (
+			payloadAt, proofAt     sql.NullInt64
+			payloadPart, proofPart []byte
+			err                    error
+		)
+		if err := rows.Scan(&m.ID, &m.Source, &m.Destination, &m.Purpose, &m.DecisionID, &created,
+			&m.Payload, &payloadAt, &payloadPart, &m.Proof, &proofAt, &proofPart, &m.Sealed); err != nil {
 			return nil, fmt.Errorf("%w: read inbox: %w", ErrUnavailable, err)
+		}
+		if m.Payload, err = joinPart(m.Payload, payloadAt, payloadPart); err != nil {
+			return nil, fmt.Errorf("read inbox: message %s: %w", m.ID, err)
+		}
+		if m.Proof, err = joinPart(m.Proof, proofAt, proofPart); err != nil {
+			return nil, fmt.Errorf("read inbox: proof of message %s: %w", m.ID, err)
 		}
 		m.CreatedAt = parseTS(created)
 		out = append(out, m)
@@ -528,7 +547,7 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 
 // AuditLog implements Store.
 func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+entryColumns+` WHERE a.seq > ? ORDER BY a.seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
 	}
@@ -537,7 +556,10 @@ func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Ent
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			return nil, err
+			if serr := s.settled(nil); serr != nil {
+				return nil, serr
+			}
+			return out, err // with the entries before a damaged one, for audit.VerifyLog
 		}
 		out = append(out, *e)
 	}
@@ -712,6 +734,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		outbox, audits [][]any
 		batchLinks     = map[string]string{}
 		keys           []string
+		used           = map[string][]byte{} // shared parts (parts.go)
 	)
 	for _, r := range rs {
 		keys = append(keys, r.Entry.SubjectKeys...)
@@ -747,13 +770,24 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 			return i, err
 		}
 		head = &auditHead{seq: e.Seq, hash: e.Hash}
-		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt), m.Payload, m.Proof, m.Sealed})
-		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome), body, e.Hash, e.Subject})
+		payload := cutRow{rest: m.Payload}
+		if !m.Sealed { // an envelope is opaque, and sealed to one recipient
+			payload = tx.parts.cut(m.Payload, fieldsMarker, used)
+		}
+		proof := tx.parts.cut(m.Proof, batchMarker, used)
+		entry := tx.parts.cut(body, fieldsMarker, used)
+		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
+			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed})
+		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
+			entry.rest, e.Hash, e.Subject, entry.hash, entry.at})
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, proof, sealed) VALUES `, "", outbox); err != nil {
+	if err := writeParts(ctx, tx, used); err != nil {
+		return -1, err
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, sealed) VALUES `, "", outbox); err != nil {
 		return -1, fmt.Errorf("write outbox: %w", err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject) VALUES `, "", audits); err != nil {
+	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject, entry_part, entry_at) VALUES `, "", audits); err != nil {
 		return -1, fmt.Errorf("write audit entries: %w", err)
 	}
 	if err := writePending(ctx, tx); err != nil {
@@ -856,15 +890,27 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 	return errs, gen
 }
 
-// scanEntry reads an entry stored as its hashed JSON form and its hash.
+// entryColumns selects what scanEntry reads, from audit a.
+const entryColumns = `a.seq, a.entry, a.hash, a.entry_at, ep.body FROM audit a LEFT JOIN parts ep ON ep.hash = a.entry_part`
+
+// scanEntry reads an entry stored as its hashed JSON form (its shared part
+// cut out) and its hash: the columns of entryColumns.
 func scanEntry(row interface{ Scan(...any) error }) (*audit.Entry, error) {
-	var body, hash []byte
-	if err := row.Scan(&body, &hash); err != nil {
+	var (
+		seq              int64
+		rest, part, hash []byte
+		at               sql.NullInt64
+	)
+	if err := row.Scan(&seq, &rest, &hash, &at, &part); err != nil {
 		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+	}
+	body, err := joinPart(rest, at, part)
+	if err != nil {
+		return nil, &audit.DamagedError{Seq: seq, Err: err}
 	}
 	var e audit.Entry
 	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, fmt.Errorf("store: audit entry is damaged: %w", err)
+		return nil, &audit.DamagedError{Seq: seq, Err: err}
 	}
 	e.Hash = hash
 	return &e, nil

@@ -208,6 +208,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("shared parts come back byte for byte", func(t *testing.T) { runParts(t, newStore) })
+
 	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {

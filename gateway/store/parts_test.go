@@ -1,0 +1,157 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+)
+
+// partsFields are field decisions as long as a real record's.
+func partsFields() []audit.FieldAction {
+	var out []audit.FieldAction
+	for _, f := range []string{"prs_FirstName", "prs_SecondName", "prs_MobilePhone", "prs_IdentityNumber"} {
+		out = append(out, audit.FieldAction{Field: f, Action: "pseudonymise", Rule: "criminal-referral/class/direct_identifier"})
+	}
+	return out
+}
+
+// releaseParts releases batches of records that share their field decisions
+// and, within a batch, their batch signature.
+func releaseParts(t *testing.T, s *SQL, batches, size int) (payloads, proofs int) {
+	t.Helper()
+	fields := partsFields()
+	list, _ := json.Marshal(fields)
+	for b := range batches {
+		var rs []Release
+		for i := range size {
+			n := b*size + i
+			m := &Message{ID: fmt.Sprintf("m%d", n), Source: "ngo", Destination: "errp", Purpose: "criminal-referral",
+				DecisionID: fmt.Sprintf("d%d", n), CreatedAt: time.Now(),
+				Payload: fmt.Appendf(nil, `{"exchange_id":"m%d","record":{"prs_FirstName":"errp:v1:%d"},"fields":%s}`, n, n, list),
+				Proof:   fmt.Appendf(nil, `{"batch":"%s","index":%d,"size":%d,"path":null}`, strings.Repeat(fmt.Sprint(b), 300), i, size)}
+			payloads += len(m.Payload)
+			proofs += len(m.Proof)
+			rs = append(rs, Release{Message: m, Entry: &audit.Entry{DecisionID: m.DecisionID, Time: time.Now(), Event: "exchange",
+				Source: "ngo", Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released, Fields: fields}})
+		}
+		for i, err := range s.ReleaseBatch(context.Background(), rs) {
+			if err != nil {
+				t.Fatalf("batch %d, release %d: %v", b, i, err)
+			}
+		}
+	}
+	return payloads, proofs
+}
+
+// The field decisions and batch signatures are stored once, not per row.
+func TestSharedPartsAreStoredOnce(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	payloads, proofs := releaseParts(t, s, 2, 50)
+	var parts, stored int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM parts`).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if parts != 3 { // one list of field decisions, two batch signatures
+		t.Errorf("%d shared parts stored, want 3", parts)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT sum(length(payload) + length(proof)) FROM outbox`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored*2 > payloads+proofs {
+		t.Errorf("the outbox keeps %d bytes of %d: the shared parts are not cut out", stored, payloads+proofs)
+	}
+	var whole int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE instr(entry, 'direct_identifier') > 0 OR entry_part IS NULL`).Scan(&whole); err != nil {
+		t.Fatal(err)
+	}
+	if whole != 0 {
+		t.Errorf("%d audit entries keep their field decisions in the row", whole)
+	}
+}
+
+// A row whose shared part is missing is an error, never a shorter record.
+func TestMissingSharedPartFailsTheRead(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	releaseParts(t, s, 1, 3)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM parts`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Inbox(ctx, "errp", 10); !errors.Is(err, errPartMissing) {
+		t.Fatalf("inbox without its parts: %d messages, %v; want errPartMissing", len(got), err)
+	}
+	if got, err := s.Claim(ctx, "errp", "me", 10, time.Minute); !errors.Is(err, errPartMissing) {
+		t.Fatalf("claim without its parts: %d messages, %v; want errPartMissing", len(got), err)
+	}
+	var damaged *audit.DamagedError
+	if got, err := s.AuditLog(ctx, 0, 10); !errors.As(err, &damaged) || damaged.Seq != 1 || len(got) != 0 {
+		t.Fatalf("audit log without its parts: %d entries, %v; want entry 1 damaged", len(got), err)
+	}
+}
+
+// Rows written before shared parts existed, whole, are read as they are.
+func TestWholeRowsAreRead(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "tumar.db"))
+	defer s.Close()
+	releaseParts(t, s, 1, 2)
+	inbox, err := s.Inbox(ctx, "errp", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range inbox {
+		if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET payload = ?, payload_part = NULL, payload_at = NULL, proof = ?, proof_part = NULL, proof_at = NULL WHERE id = ?`,
+			m.Payload, m.Proof, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := s.Inbox(ctx, "errp", 10)
+	if err != nil || len(again) != len(inbox) {
+		t.Fatalf("whole rows: %d messages, %v", len(again), err)
+	}
+	for i := range again {
+		if !bytes.Equal(again[i].Payload, inbox[i].Payload) || !bytes.Equal(again[i].Proof, inbox[i].Proof) {
+			t.Errorf("message %s read whole differs", again[i].ID)
+		}
+	}
+}
+
+// Cutting a part out and putting it back gives the bytes cut, whatever they
+// are.
+func FuzzCutAndJoin(f *testing.F) {
+	list, _ := json.Marshal(partsFields())
+	f.Add([]byte(`{"seq":1,"fields":` + string(list) + `,"prev_hash":null}`))
+	f.Add([]byte(`{"a":{"fields":[1]},"fields":` + string(list) + `}`))
+	f.Add([]byte(`{"batch":"` + strings.Repeat("x", 200) + `","index":0}`))
+	f.Add([]byte(`{"fields":["` + strings.Repeat(`\"`, 100) + `"]}`))
+	c := &partCache{}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, marker := range []string{fieldsMarker, batchMarker} {
+			used := map[string][]byte{}
+			r := c.cut(b, marker, used)
+			var at sql.NullInt64
+			var body []byte
+			if r.at != nil {
+				at = sql.NullInt64{Int64: r.at.(int64), Valid: true}
+				body = used[string(r.hash.([]byte))]
+				if len(used) != 1 || body == nil {
+					t.Fatalf("a cut part is not among the parts to store: %d", len(used))
+				}
+			}
+			got, err := joinPart(r.rest, at, body)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("cut and joined %q gives %q, %v", b, got, err)
+			}
+		}
+	})
+}
