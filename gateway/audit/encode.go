@@ -39,18 +39,8 @@ func (e *Entry) appendHashed(b []byte) []byte {
 		b = field(b, "subject", e.Subject)
 	}
 	if len(e.Fields) > 0 {
-		b = append(b, `,"fields":[`...)
-		for i, f := range e.Fields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"field":`...)
-			b = jsonx.AppendString(b, f.Field)
-			b = field(b, "action", f.Action)
-			b = field(b, "rule", f.Rule)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = append(b, `,"fields":`...)
+		b = AppendFields(b, e.Fields)
 	}
 	if len(e.Reasons) > 0 {
 		b = append(b, `,"reasons":[`...)
@@ -88,6 +78,26 @@ func (e *Entry) appendHashed(b []byte) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// AppendFields appends field decisions as a JSON array, byte for byte as
+// encoding/json writes them (null for nil).
+func AppendFields(b []byte, fields []FieldAction) []byte {
+	if fields == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = jsonx.AppendString(b, f.Field)
+		b = field(b, "action", f.Action)
+		b = field(b, "rule", f.Rule)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 func field(b []byte, name, value string) []byte {

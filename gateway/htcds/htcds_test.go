@@ -1,6 +1,7 @@
 package htcds
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -176,6 +177,11 @@ func FuzzRecordJSON(f *testing.F) {
 		out, err := json.Marshal(r)
 		if err != nil {
 			t.Fatalf("an accepted record does not encode: %v", err)
+		}
+		// The gateway hashes MarshalJSON's bytes directly: they must be
+		// what encoding/json writes, unchanged by its check and compaction.
+		if direct, err := r.MarshalJSON(); err != nil || !bytes.Equal(direct, out) {
+			t.Fatalf("MarshalJSON gives %s, %v; encoding/json writes %s", direct, err, out)
 		}
 		var back Record
 		if err := back.UnmarshalJSON(out); err != nil {

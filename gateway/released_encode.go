@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/gateway/internal/jsonx"
+)
+
+// appendJSON appends the released record's JSON form, byte for byte what
+// encoding/json writes for it (TestReleasedEncodingIsEncodingJSON and
+// FuzzReleasedEncoding hold it to that), without reflection. encoding/json
+// would also re-scan the record to check and compact it; appendJSON takes
+// it as it is, so the record must be compact JSON as encoding/json writes
+// it, as the transformation makes it (encodeObject of htcds values and
+// pseudonyms).
+func (r *Released) appendJSON(b []byte) ([]byte, error) {
+	if y := r.ReleasedAt.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("gateway: encode released record: year %d is outside 0 to 9999", y)
+	}
+	b = append(b, `{"exchange_id":`...)
+	b = jsonx.AppendString(b, r.ExchangeID)
+	b = appendMember(b, "decision_id", r.DecisionID)
+	b = appendMember(b, "source", r.Source)
+	b = appendMember(b, "destination", r.Destination)
+	b = appendMember(b, "purpose", r.Purpose)
+	b = appendMember(b, "legal_basis", r.LegalBasis)
+	b = appendMember(b, "policy_revision", r.PolicyRevision)
+	b = append(b, `,"released_at":"`...)
+	b = r.ReleasedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if r.SourceRecordID != "" {
+		b = appendMember(b, "source_record_id", r.SourceRecordID)
+	}
+	if r.Subject != nil {
+		b = append(b, `,"subject":{"keys":`...)
+		if r.Subject.Keys == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, k := range r.Subject.Keys {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = jsonx.AppendString(b, k)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"record":`...)
+	if r.Record == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, r.Record...)
+	}
+	b = append(b, `,"fields":`...)
+	b = audit.AppendFields(b, r.Fields)
+	return append(b, '}'), nil
+}
+
+func appendMember(b []byte, name, value string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return jsonx.AppendString(b, value)
+}
