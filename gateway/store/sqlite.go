@@ -89,6 +89,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 		s.closeHandles()
 		return nil, err
 	}
+	if err := s.buildLinkFilter(ctx); err != nil {
+		s.closeHandles()
+		return nil, err
+	}
 	s.startLinkWriter()
 	return s, nil
 }

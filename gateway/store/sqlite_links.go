@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bits-and-blooms/bloom/v3"
 )
 
 // On SQLite the person links (match key → person) live in a database file
@@ -62,11 +64,27 @@ type linkQueue struct {
 	// never takes the writer for that.
 	moved, deleted int64
 
+	// filter holds every key in the links database or in the queue, so
+	// that looking up a key never linked, as most of a bulk load's are,
+	// costs no read of the links file (a Bloom filter: it may say a key
+	// is there that is not, never the reverse). nil until built at open;
+	// skipped counts the look-ups it saved.
+	filter  *bloom.BloomFilter
+	skipped int64
+
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
 	err  error // the background writer's last error, for readiness
 }
+
+// Sizing of the links filter: for twice the keys stored at open, and at
+// least linkFilterMin, with 1% false positives. Past that size it only lets
+// more look-ups through to the file, until the next open sizes it again.
+const (
+	linkFilterMin = 4_000_000 // about 4.8 MB
+	linkFilterFP  = 0.01
+)
 
 func newLinkQueue() *linkQueue {
 	q := &linkQueue{active: map[string]string{}, limit: linkQueueMax, kick: make(chan struct{}, 1)}
@@ -74,18 +92,25 @@ func newLinkQueue() *linkQueue {
 	return q
 }
 
-// get returns the queued person of a key.
-func (q *linkQueue) get(k string) (string, bool) {
+// get returns the queued person of a key, and whether the key may be in
+// the links database when it is not queued.
+func (q *linkQueue) get(k string) (person string, queued, stored bool) {
 	if q == nil {
-		return "", false
+		return "", false, true
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if p, ok := q.active[k]; ok {
-		return p, true
+		return p, true, false
 	}
-	p, ok := q.frozen[k]
-	return p, ok
+	if p, ok := q.frozen[k]; ok {
+		return p, true, false
+	}
+	if q.filter != nil && !q.filter.TestString(k) {
+		q.skipped++
+		return "", false, false
+	}
+	return "", false, true
 }
 
 // add queues links committed by entries up to seq.
@@ -93,6 +118,9 @@ func (q *linkQueue) add(links []link, seq int64) {
 	q.mu.Lock()
 	for _, l := range links {
 		q.active[l.key] = l.person
+		if q.filter != nil {
+			q.filter.AddString(l.key)
+		}
 	}
 	q.seq = seq
 	n := len(q.active)
@@ -336,6 +364,36 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 	return nil
 }
 
+// buildLinkFilter fills the links filter with every key of the links
+// database. It runs at open, after recoverLinks and before anything looks
+// a link up; the queue adds every key linked after that.
+func (s *SQL) buildLinkFilter(ctx context.Context) error {
+	var n uint
+	if err := s.lw.QueryRowContext(ctx, `SELECT count(*) FROM links`).Scan(&n); err != nil {
+		return fmt.Errorf("store: size the links filter: %w", err)
+	}
+	f := bloom.NewWithEstimates(max(linkFilterMin, 2*n), linkFilterFP)
+	rows, err := s.lw.QueryContext(ctx, `SELECT key FROM links`)
+	if err != nil {
+		return fmt.Errorf("store: fill the links filter: %w", err)
+	}
+	defer rows.Close()
+	var k []byte
+	for rows.Next() {
+		if err := rows.Scan(&k); err != nil {
+			return fmt.Errorf("store: fill the links filter: %w", err)
+		}
+		f.Add(k)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: fill the links filter: %w", err)
+	}
+	s.links.mu.Lock()
+	s.links.filter = f
+	s.links.mu.Unlock()
+	return nil
+}
+
 // recoverLinks, before the store serves anything, moves the links of a
 // database from before the links database into it, then whatever a crash
 // left in pending_links.
@@ -463,11 +521,14 @@ func lookupLinks(ctx context.Context, q querier, queue *linkQueue, own map[strin
 			found[k] = p
 			continue
 		}
-		if p, ok := queue.get(k); ok {
+		p, queued, stored := queue.get(k)
+		if queued {
 			found[k] = p
 			continue
 		}
-		rest = append(rest, k)
+		if stored {
+			rest = append(rest, k)
+		}
 	}
 	if len(rest) == 0 {
 		return found, nil

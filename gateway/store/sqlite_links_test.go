@@ -70,7 +70,7 @@ func TestQueuedLinksAreVisibleAndMoved(t *testing.T) {
 	if n := countRows(t, s, "links"); n != 3 {
 		t.Fatalf("links holds %d rows after the move, want 3", n)
 	}
-	if _, ok := s.links.get("k:a"); ok {
+	if _, queued, _ := s.links.get("k:a"); queued {
 		t.Fatal("memory still queues a moved link")
 	}
 	// The next write transaction deletes the moved rows, and adds its own.
@@ -239,5 +239,42 @@ func TestFullLinkQueueFailsClosed(t *testing.T) {
 	}
 	if err := s.Release(ctx, m, e); err != nil {
 		t.Fatalf("Release once the queue is moved: %v", err)
+	}
+}
+
+// Looking up keys never linked reads nothing from the links file: the
+// filter answers. Keys linked before the open, only in the file, are found.
+func TestLinkFilterSkipsKeysNeverLinked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	p := releaseLinked(t, s, "m1", "k:stored", "k:stored-doc")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	defer s.Close()
+	if got, err := s.Person(ctx, []string{"k:stored-doc"}); err != nil || got != p {
+		t.Fatalf("a key in the links file: Person = %q, %v; want %q", got, err, p)
+	}
+	before := s.links.skipped
+	for i := range 100 {
+		if got, err := s.Person(ctx, []string{fmt.Sprintf("k:never-%d", i)}); !errors.Is(err, ErrNotFound) || got != "" {
+			t.Fatalf("a key never linked: Person = %q, %v", got, err)
+		}
+	}
+	// 1% false positives: a few may go to the file.
+	if skipped := s.links.skipped - before; skipped < 90 {
+		t.Fatalf("the filter answered %d of 100 look-ups of keys never linked", skipped)
+	}
+	q := releaseLinked(t, s, "m2", "k:new")
+	if got, err := s.Person(ctx, []string{"k:new"}); err != nil || got != q {
+		t.Fatalf("a key linked after the open: Person = %q, %v; want %q", got, err, q)
+	}
+	if err := s.flushLinks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Person(ctx, []string{"k:new"}); err != nil || got != q {
+		t.Fatalf("a key linked after the open and moved: Person = %q, %v; want %q", got, err, q)
 	}
 }
