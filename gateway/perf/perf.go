@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tumarproject/tumar/gateway"
@@ -91,8 +92,8 @@ var scenarios = []scenario{
 
 // Run runs the chosen scenarios in order and checks the targets.
 func Run(ctx context.Context, opt Options) (*Report, error) {
-	dir := opt.Dir
-	if dir == "" {
+	dir, scratch := opt.Dir, opt.Dir == ""
+	if scratch {
 		d, err := os.MkdirTemp("", "tumar-bench-")
 		if err != nil {
 			return nil, err
@@ -123,6 +124,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return rep, fmt.Errorf("perf: scenario %s: %w", s.id, err)
 		}
 		rep.Results = append(rep.Results, rs...)
+		// Each scenario starts on a quiet machine: the last one's files
+		// (a gigabyte after (b)) neither linger in the page cache nor are
+		// still being written back to the disk while the next measures.
+		if scratch {
+			os.RemoveAll(e.dir)
+		}
+		syscall.Sync()
 		runtime.GC()
 	}
 	rep.check()
