@@ -118,3 +118,22 @@ func BenchmarkReleasedEncoding(b *testing.B) {
 		}
 	})
 }
+
+func FuzzReceiptEncoding(f *testing.F) {
+	f.Add("01a21a68-f400-7c00", "criminal-referral", "released", "criminal-referral/class/direct_identifier", 1, true)
+	f.Add("", "", "", "<&>\u2028\xff", 0, false)
+	f.Add("a\"b", "\\", "duplicate", "é", -3, true)
+	f.Fuzz(func(t *testing.T, id, rule, outcome, fieldRule string, version int, fields bool) {
+		r := &Receipt{ExchangeID: id, DecisionID: fieldRule, Outcome: audit.Outcome(outcome), Rule: rule, PolicyRevision: id, Version: version}
+		if fields {
+			r.Fields = []audit.FieldAction{{Field: id, Action: outcome, Rule: fieldRule}, {Field: rule}}
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.appendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON:\n got %s\nwant %s", got, want)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tumarproject/tumar/gateway/audit"
@@ -58,6 +59,29 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"fields":`...)
 	b = audit.AppendFields(b, r.Fields)
 	return append(b, '}'), nil
+}
+
+// appendJSON appends the receipt's JSON form, byte for byte what
+// encoding/json writes for it (FuzzReceiptEncoding). Every exchange answers
+// with one, with all its field decisions.
+func (r *Receipt) appendJSON(b []byte) []byte {
+	b = append(b, `{"exchange_id":`...)
+	b = jsonx.AppendString(b, r.ExchangeID)
+	b = appendMember(b, "decision_id", r.DecisionID)
+	b = appendMember(b, "outcome", string(r.Outcome))
+	if r.Rule != "" {
+		b = appendMember(b, "rule", r.Rule)
+	}
+	b = appendMember(b, "policy_revision", r.PolicyRevision)
+	if len(r.Fields) > 0 {
+		b = append(b, `,"fields":`...)
+		b = audit.AppendFields(b, r.Fields)
+	}
+	if r.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(r.Version), 10)
+	}
+	return append(b, '}')
 }
 
 func appendMember(b []byte, name, value string) []byte {
