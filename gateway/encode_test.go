@@ -62,13 +62,13 @@ func TestReleasedEncodingIsEncodingJSON(t *testing.T) {
 }
 
 func FuzzReleasedEncoding(f *testing.F) {
-	f.Add("01a21a68-f400-7c00", "errp:v1:A6Fmj-_51YBgbOvikRU9Te75NsOn", "criminal-referral/class/direct_identifier", "Айгүл <b>&", int64(1_700_000_000_123_456_789), true, true)
-	f.Add("", "", "", "\u2028\xff", int64(0), false, false)
-	f.Add("a\"b\\c", "\x00", "é", "", int64(-62_135_596_800_000_000_0), true, false)
-	f.Fuzz(func(t *testing.T, id, key, rule, value string, nanos int64, subject, fields bool) {
+	f.Add("01a21a68-f400-7c00", "errp:v1:A6Fmj-_51YBgbOvikRU9Te75NsOn", "criminal-referral/class/direct_identifier", "Айгүл <b>&", int64(1_700_000_000_123_456_789), 0, true, true)
+	f.Add("", "", "", "\u2028\xff", int64(0), -3000, false, false)
+	f.Add("a\"b\\c", "\x00", "é", "", int64(-62_135_596_800_000_000_0), 8000, true, false)
+	f.Fuzz(func(t *testing.T, id, key, rule, value string, nanos int64, years int, subject, fields bool) {
 		record, _ := json.Marshal(map[string]any{"prs_FirstName": value, "prs_Citizenship": []string{value, key}})
 		r := &Released{ExchangeID: id, DecisionID: key, Source: rule, Destination: value, Purpose: id, LegalBasis: key,
-			PolicyRevision: rule, ReleasedAt: time.Unix(0, nanos).UTC(), SourceRecordID: value, Record: record}
+			PolicyRevision: rule, ReleasedAt: time.Unix(0, nanos).UTC().AddDate(years%20000, 0, 0), SourceRecordID: value, Record: record}
 		if subject {
 			r.Subject = &Subject{}
 			if key != "" {

@@ -559,11 +559,15 @@ func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Ent
 	var out []audit.Entry
 	for rows.Next() {
 		e, err := scanEntry(rows)
-		if err != nil {
+		var damaged *audit.DamagedError
+		if errors.As(err, &damaged) {
 			if serr := s.settled(nil); serr != nil {
 				return nil, serr
 			}
-			return out, err // with the entries before a damaged one, for audit.VerifyLog
+			return out, err // with the entries before it, for audit.VerifyLog
+		}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, *e)
 	}

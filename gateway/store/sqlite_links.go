@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -67,10 +68,14 @@ type linkQueue struct {
 	// filter holds every key in the links database or in the queue, so
 	// that looking up a key never linked, as most of a bulk load's are,
 	// costs no read of the links file (a Bloom filter: it may say a key
-	// is there that is not, never the reverse). nil until built at open;
-	// skipped counts the look-ups it saved.
-	filter  *bloom.BloomFilter
-	skipped int64
+	// is there that is not, never the reverse). nil until built at open,
+	// and for good once another process is seen moving links into the
+	// file: its keys are not in this filter. counted is link_count as this
+	// process knows it: committed, and with its move in flight. skipped
+	// counts the look-ups the filter saved.
+	filter            *bloom.BloomFilter
+	counted, inFlight int64
+	skipped           int64
 
 	kick chan struct{}
 	stop chan struct{}
@@ -107,10 +112,45 @@ func (q *linkQueue) get(k string) (person string, queued, stored bool) {
 		return p, true, false
 	}
 	if q.filter != nil && !q.filter.TestString(k) {
-		q.skipped++
 		return "", false, false
 	}
 	return "", false, true
+}
+
+// filterHolds reports whether the filter still holds every key of the
+// links file, q being where it is read: whether link_count is what this
+// process's own moves made it. When another process has moved links in,
+// the filter is turned off for good.
+func (q *linkQueue) filterHolds(ctx context.Context, db querier) (bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT n FROM link_count`)
+	if err != nil {
+		return false, fmt.Errorf("read link count: %w", err)
+	}
+	var n int64
+	for rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	rows.Close()
+	if err != nil {
+		return false, fmt.Errorf("read link count: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.filter == nil {
+		return false, nil
+	}
+	// Only more rows than this process's moves made, the one in flight
+	// included, mean another process; fewer is a snapshot read before
+	// this process's last move landed.
+	if n > q.counted+q.inFlight {
+		q.filter = nil
+		slog.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
+		return false, nil
+	}
+	return true, nil
 }
 
 // add queues links committed by entries up to seq.
@@ -354,11 +394,41 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 	if err != nil {
 		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+	var before, after int64
+	err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
+	if err == nil {
+		err = insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, args)
+	}
+	if err == nil {
+		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE link_count SET n = n + ?`, after-before)
+	}
+	if err != nil {
 		tx.Rollback()
 		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 	}
-	if err := tx.Commit(); err != nil {
+	// What this process moves, its filter holds, whichever process queued
+	// it; and the count it will make is expected before it lands.
+	q := s.links
+	inserted := after - before
+	q.mu.Lock()
+	if q.filter != nil {
+		for _, l := range links {
+			q.filter.AddString(l.key)
+		}
+	}
+	q.inFlight += inserted
+	q.mu.Unlock()
+	err = tx.Commit()
+	q.mu.Lock()
+	q.inFlight -= inserted
+	if err == nil {
+		q.counted += inserted
+	}
+	q.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 	}
 	return nil
@@ -368,12 +438,19 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 // database. It runs at open, after recoverLinks and before anything looks
 // a link up; the queue adds every key linked after that.
 func (s *SQL) buildLinkFilter(ctx context.Context) error {
-	var n uint
-	if err := s.lw.QueryRowContext(ctx, `SELECT count(*) FROM links`).Scan(&n); err != nil {
+	// One transaction: the count and the keys agree, whatever another
+	// process moves meanwhile.
+	tx, err := s.lw.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: fill the links filter: %w", err)
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT n FROM link_count`).Scan(&n); err != nil {
 		return fmt.Errorf("store: size the links filter: %w", err)
 	}
-	f := bloom.NewWithEstimates(max(linkFilterMin, 2*n), linkFilterFP)
-	rows, err := s.lw.QueryContext(ctx, `SELECT key FROM links`)
+	f := bloom.NewWithEstimates(uint(max(linkFilterMin, 2*n)), linkFilterFP)
+	rows, err := tx.QueryContext(ctx, `SELECT key FROM links`)
 	if err != nil {
 		return fmt.Errorf("store: fill the links filter: %w", err)
 	}
@@ -389,7 +466,7 @@ func (s *SQL) buildLinkFilter(ctx context.Context) error {
 		return fmt.Errorf("store: fill the links filter: %w", err)
 	}
 	s.links.mu.Lock()
-	s.links.filter = f
+	s.links.filter, s.links.counted = f, n
 	s.links.mu.Unlock()
 	return nil
 }
@@ -516,18 +593,33 @@ func (s *SQL) lookupLinks(ctx context.Context, keys []string) (map[string]string
 func lookupLinks(ctx context.Context, q querier, queue *linkQueue, own map[string]string, keys []string) (map[string]string, error) {
 	found := make(map[string]string, len(keys))
 	rest := make([]string, 0, len(keys))
+	var absent []string // not in the filter: not in the links file either, if the filter still holds
 	for _, k := range keys {
 		if p, ok := own[k]; ok {
 			found[k] = p
 			continue
 		}
 		p, queued, stored := queue.get(k)
-		if queued {
+		switch {
+		case queued:
 			found[k] = p
-			continue
-		}
-		if stored {
+		case stored:
 			rest = append(rest, k)
+		default:
+			absent = append(absent, k)
+		}
+	}
+	if len(absent) > 0 {
+		holds, err := queue.filterHolds(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if holds {
+			queue.mu.Lock()
+			queue.skipped += int64(len(absent))
+			queue.mu.Unlock()
+		} else {
+			rest = append(rest, absent...)
 		}
 	}
 	if len(rest) == 0 {

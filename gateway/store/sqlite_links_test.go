@@ -278,3 +278,46 @@ func TestLinkFilterSkipsKeysNeverLinked(t *testing.T) {
 		t.Fatalf("a key linked after the open and moved: Person = %q, %v; want %q", got, err, q)
 	}
 }
+
+// A second process on the same files (`tumar connector run` beside the
+// server) links keys the first's filter never saw. Once they are in the
+// links file the first finds them, whichever process moved them.
+func TestLinkFilterSeesAnotherProcesssLinks(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		done func(t *testing.T, a, b *SQL)
+	}{
+		{"the other moves them", func(t *testing.T, a, b *SQL) {
+			if err := b.Close(); err != nil { // its last move
+				t.Fatal(err)
+			}
+		}},
+		{"this one moves them", func(t *testing.T, a, b *SQL) {
+			b.stopLinkWriter()
+			if err := b.closeHandles(); err != nil { // died before its move
+				t.Fatal(err)
+			}
+			releaseLinked(t, a, "m1a", "k:other") // a move reaches the other's rows only past them
+			if err := a.flushLinks(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tumar.db")
+			a := openAt(t, path)
+			defer a.Close()
+			b := openAt(t, path) // opening moves what is pending: nothing yet
+			releaseLinked(t, a, "m0", "k:a")
+			p := releaseLinked(t, b, "m1", "k:doc", "k:from-b")
+			tc.done(t, a, b)
+			if got, err := a.Person(ctx, []string{"k:from-b"}); err != nil || got != p {
+				t.Fatalf("Person = %q, %v; want the other process's %q", got, err, p)
+			}
+			if got := releaseLinked(t, a, "m2", "k:from-b", "k:phone"); got != p {
+				t.Fatalf("a release sharing the other process's key went to %q, want %q", got, p)
+			}
+		})
+	}
+}

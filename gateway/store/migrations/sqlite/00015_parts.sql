@@ -16,7 +16,14 @@ ALTER TABLE audit ADD COLUMN entry_part BLOB;
 ALTER TABLE audit ADD COLUMN entry_at INTEGER;
 
 -- +goose Down
--- Puts every part back into its rows.
+-- Puts every part back into its rows. It refuses, changing nothing, if a
+-- row refers to a part that is missing: its bytes could not be put back.
+CREATE TEMP TABLE parts_down_check (missing INTEGER CHECK (missing = 0));
+INSERT INTO parts_down_check SELECT
+      (SELECT count(*) FROM outbox WHERE payload_at IS NOT NULL AND payload_part NOT IN (SELECT hash FROM parts))
+    + (SELECT count(*) FROM outbox WHERE proof_at IS NOT NULL AND proof_part NOT IN (SELECT hash FROM parts))
+    + (SELECT count(*) FROM audit WHERE entry_at IS NOT NULL AND entry_part NOT IN (SELECT hash FROM parts));
+DROP TABLE parts_down_check;
 UPDATE outbox SET payload = CAST(substr(payload, 1, payload_at) || (SELECT body FROM parts WHERE hash = payload_part) || substr(payload, payload_at + 1) AS BLOB)
  WHERE payload_at IS NOT NULL;
 UPDATE outbox SET proof = CAST(substr(proof, 1, proof_at) || (SELECT body FROM parts WHERE hash = proof_part) || substr(proof, proof_at + 1) AS BLOB)
