@@ -193,26 +193,85 @@ func (s *SQL) duplicateOf(ctx context.Context, m *Message, err error) error {
 	return err
 }
 
-// recordSubmission writes the next version of a source record, or returns
-// the latest one when its content is the same.
-func recordSubmission(ctx context.Context, tx *txx, m *Message) (*DuplicateError, error) {
-	latest, err := latestSubmission(ctx, tx, m.Source, m.SourceRecordID, m.Destination, m.Purpose)
-	version := 1
-	switch {
-	case err == nil && latest.ContentHash == m.ContentHash:
-		return &DuplicateError{Existing: *latest}, nil
-	case err == nil:
-		version = latest.Version + 1
-	case !errors.Is(err, ErrNotFound):
-		return nil, err
+// subKey names a source record's submissions to one destination for one
+// purpose.
+type subKey struct{ source, id, destination, purpose string }
+
+// latestSubmissions reads the latest submission of every source record that
+// the releases carry: one query per source and 128 records, not one per
+// record, on the writer every release waits for.
+func latestSubmissions(ctx context.Context, tx *txx, rs []Release) (map[subKey]Submission, error) {
+	bySource := map[string][]string{}
+	seen := map[[2]string]bool{}
+	for _, r := range rs {
+		m := r.Message
+		if k := [2]string{m.Source, m.SourceRecordID}; m.SourceRecordID != "" && !seen[k] {
+			seen[k] = true
+			bySource[m.Source] = append(bySource[m.Source], m.SourceRecordID)
+		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO submissions (source, source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Source, m.SourceRecordID, m.Destination, m.Purpose, version, m.ContentHash, m.ID, m.DecisionID, ts(m.CreatedAt))
+	out := map[subKey]Submission{}
+	for source, ids := range bySource {
+		for len(ids) > 0 {
+			n := min(len(ids), 128)
+			size := 8
+			for size < n {
+				size *= 4 // 8, 32 or 128, the last padded with repeats: three statements
+			}
+			args := make([]any, 0, size+1)
+			args = append(args, source)
+			for i := range size {
+				args = append(args, ids[min(i, n-1)])
+			}
+			if err := readSubmissions(ctx, tx, source, args, out); err != nil {
+				return nil, err
+			}
+			ids = ids[n:]
+		}
+	}
+	return out, nil
+}
+
+func readSubmissions(ctx context.Context, tx *txx, source string, args []any, out map[subKey]Submission) error {
+	rows, err := tx.QueryContext(ctx, `SELECT source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id FROM submissions
+		WHERE source = ? AND source_record_id IN (`+placeholders(len(args)-1)+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("write submission: %w", err)
+		return fmt.Errorf("read submissions: %w", err)
 	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k   = subKey{source: source}
+			sub Submission
+		)
+		if err := rows.Scan(&k.id, &k.destination, &k.purpose, &sub.Version, &sub.ContentHash, &sub.ExchangeID, &sub.DecisionID); err != nil {
+			return fmt.Errorf("read submissions: %w", err)
+		}
+		if cur, ok := out[k]; !ok || sub.Version > cur.Version {
+			out[k] = sub
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read submissions: %w", err)
+	}
+	return nil
+}
+
+// nextSubmission gives a release the next version of its source record, or
+// returns the latest one when its content is the same. latest holds the
+// batch's source records as stored, and takes the batch's own versions.
+func nextSubmission(m *Message, latest map[subKey]Submission) (*DuplicateError, []any) {
+	k := subKey{m.Source, m.SourceRecordID, m.Destination, m.Purpose}
+	version := 1
+	if l, ok := latest[k]; ok {
+		if l.ContentHash == m.ContentHash {
+			return &DuplicateError{Existing: l}, nil
+		}
+		version = l.Version + 1
+	}
+	latest[k] = Submission{Version: version, ContentHash: m.ContentHash, ExchangeID: m.ID, DecisionID: m.DecisionID}
 	m.Version = version
-	return nil, nil
+	return nil, []any{m.Source, m.SourceRecordID, m.Destination, m.Purpose, version, m.ContentHash, m.ID, m.DecisionID, ts(m.CreatedAt)}
 }
 
 func latestSubmission(ctx context.Context, q interface {
@@ -752,16 +811,19 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	latest, err := latestSubmissions(ctx, tx, rs)
+	if err != nil {
+		return -1, err
+	}
+	var subs [][]any
 	for i, r := range rs {
 		m, e := r.Message, r.Entry
 		if m.SourceRecordID != "" {
-			dup, err := recordSubmission(ctx, tx, m)
-			if err != nil {
-				return i, err
-			}
+			dup, row := nextSubmission(m, latest)
 			if dup != nil {
 				return i, dup
 			}
+			subs = append(subs, row)
 		}
 		newKeys, err := resolvePerson(e, stored, batchLinks)
 		if err != nil {
@@ -791,6 +853,9 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	}
 	if err := writeParts(ctx, tx, used); err != nil {
 		return -1, err
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO submissions (source, source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id, created_at) VALUES `, "", subs); err != nil {
+		return -1, fmt.Errorf("write submissions: %w", err)
 	}
 	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, sealed) VALUES `, "", outbox); err != nil {
 		return -1, fmt.Errorf("write outbox: %w", err)

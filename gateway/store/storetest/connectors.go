@@ -49,6 +49,64 @@ func RunConnectors(t *testing.T, newStore func(t *testing.T) Full) {
 		}
 	})
 
+	t.Run("idempotent submissions within a batch", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(interface {
+			ReleaseBatch(context.Context, []store.Release) []error
+		})
+		if !ok {
+			t.Fatalf("%T cannot commit releases in batches", s)
+		}
+		release := func(i int, id, dest, hash string) store.Release {
+			m := message(i, dest)
+			m.SourceRecordID, m.ContentHash = id, hash
+			return store.Release{Message: m, Entry: entry(i, dest)}
+		}
+		// Versions counted within the batch, with no duplicate in it.
+		first := []store.Release{
+			release(0, "CASE-1", "errp", "A"), release(1, "CASE-2", "errp", "A"), release(2, "CASE-1", "errp", "B"),
+			release(3, "CASE-1", "errp", "A"), release(4, "CASE-1", "consulate", "A"),
+		}
+		for i, err := range b.ReleaseBatch(ctx, first) {
+			if err != nil {
+				t.Fatalf("release %d: %v", i, err)
+			}
+		}
+		for i, want := range []int{1, 1, 2, 3, 1} {
+			if got := first[i].Message.Version; got != want {
+				t.Errorf("release %d got version %d, want %d", i, got, want)
+			}
+		}
+		// Duplicates of a stored version and of one earlier in the batch.
+		second := []store.Release{
+			release(5, "CASE-2", "errp", "A"), release(6, "CASE-2", "errp", "C"), release(7, "CASE-2", "errp", "C"),
+			release(8, "CASE-1", "errp", "A"),
+		}
+		errs := b.ReleaseBatch(ctx, second)
+		var dup *store.DuplicateError
+		if !errors.As(errs[0], &dup) || dup.Existing.ExchangeID != "m1" || dup.Existing.Version != 1 {
+			t.Errorf("the stored content again: %v", errs[0])
+		}
+		if errs[1] != nil || second[1].Message.Version != 2 {
+			t.Errorf("changed content: %v, version %d", errs[1], second[1].Message.Version)
+		}
+		if !errors.As(errs[2], &dup) || dup.Existing.ExchangeID != "m6" || dup.Existing.Version != 2 {
+			t.Errorf("content sent twice in one batch: %v", errs[2])
+		}
+		if !errors.As(errs[3], &dup) || dup.Existing.ExchangeID != "m3" {
+			t.Errorf("the latest version again: %v", errs[3])
+		}
+		for _, c := range []struct {
+			id, dest, exchange string
+			version            int
+		}{{"CASE-1", "errp", "m3", 3}, {"CASE-1", "consulate", "m4", 1}, {"CASE-2", "errp", "m6", 2}} {
+			latest, err := s.LatestSubmission(ctx, "ngo", c.id, c.dest, "criminal-referral")
+			if err != nil || latest.Version != c.version || latest.ExchangeID != c.exchange {
+				t.Errorf("latest of %s to %s: %+v, %v; want version %d, %s", c.id, c.dest, latest, err, c.version, c.exchange)
+			}
+		}
+	})
+
 	t.Run("claims", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 5 {
