@@ -76,6 +76,7 @@ type linkQueue struct {
 	filter            *bloom.BloomFilter
 	counted, inFlight int64
 	skipped           int64
+	log               *slog.Logger // told when the filter turns off; nil: no one
 
 	kick chan struct{}
 	stop chan struct{}
@@ -147,7 +148,9 @@ func (q *linkQueue) filterHolds(ctx context.Context, db querier) (bool, error) {
 	// this process's last move landed.
 	if n > q.counted+q.inFlight {
 		q.filter = nil
-		slog.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
+		if q.log != nil {
+			q.log.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
+		}
 		return false, nil
 	}
 	return true, nil
@@ -432,6 +435,16 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// SetLogger gives the store a logger for what it notices outside any call:
+// on SQLite, another process moving person links into its links file.
+func (s *SQL) SetLogger(l *slog.Logger) {
+	if s.links != nil {
+		s.links.mu.Lock()
+		s.links.log = l
+		s.links.mu.Unlock()
+	}
 }
 
 // buildLinkFilter fills the links filter with every key of the links

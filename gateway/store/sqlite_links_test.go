@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,6 +311,8 @@ func TestLinkFilterSeesAnotherProcesssLinks(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "tumar.db")
 			a := openAt(t, path)
 			defer a.Close()
+			var logged bytes.Buffer
+			a.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
 			b := openAt(t, path) // opening moves what is pending: nothing yet
 			releaseLinked(t, a, "m0", "k:a")
 			p := releaseLinked(t, b, "m1", "k:doc", "k:from-b")
@@ -317,6 +322,9 @@ func TestLinkFilterSeesAnotherProcesssLinks(t *testing.T) {
 			}
 			if got := releaseLinked(t, a, "m2", "k:from-b", "k:phone"); got != p {
 				t.Fatalf("a release sharing the other process's key went to %q, want %q", got, p)
+			}
+			if off := strings.Contains(logged.String(), "links filter is off"); off != (tc.name == "the other moves them") || strings.Contains(logged.String(), "k:") {
+				t.Fatalf("log: %q", logged.String())
 			}
 		})
 	}
