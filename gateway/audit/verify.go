@@ -3,10 +3,14 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Log is what VerifyLog reads.
@@ -28,6 +32,21 @@ func (e *DamagedError) Error() string {
 }
 
 func (e *DamagedError) Unwrap() error { return e.Err }
+
+// RawEntry is an entry as stored: the bytes its hash was taken over, its
+// hash, and the sequence number of the row that holds it.
+type RawEntry struct {
+	Seq        int64
+	Body, Hash []byte
+}
+
+// RawLog is a Log that can hand out its entries as stored. VerifyLog then
+// hashes the stored bytes and reads only the sequence number and previous
+// hash out of them, instead of decoding and encoding every entry again:
+// several times faster, and stricter, since any change to the bytes shows.
+type RawLog interface {
+	AuditLogRaw(ctx context.Context, after int64, limit int) ([]RawEntry, error)
+}
 
 // Report is the outcome of verifying a whole log.
 type Report struct {
@@ -78,32 +97,34 @@ func VerifyLog(ctx context.Context, log Log, keys jose.JSONWebKeySet) (*Report, 
 	}
 	next, after := rep.TruncatedUpTo+1, int64(0)
 	for {
-		page, err := log.AuditLog(ctx, after, pageSize)
-		var damaged *DamagedError
-		if err != nil && !errors.As(err, &damaged) {
+		page, damaged, err := readChain(ctx, log, after)
+		if err != nil {
 			return nil, err
 		}
 		if len(page) == 0 && damaged == nil {
 			break
 		}
 		for i := range page {
-			e := &page[i]
-			if e.Seq != next {
+			c := &page[i]
+			if c.seq != next {
 				if rep.Entries == 0 && i == 0 {
-					return fail(next, "entries from seq %d to %d are missing and no signed truncation checkpoint covers them", next, e.Seq-1)
+					return fail(next, "entries from seq %d to %d are missing and no signed truncation checkpoint covers them", next, c.seq-1)
 				}
-				return fail(next, "entry %d is missing: the sequence jumps to %d", next, e.Seq)
+				return fail(next, "entry %d is missing: the sequence jumps to %d", next, c.seq)
 			}
-			if err := Verify(prev, page[i:i+1]); err != nil {
-				return fail(e.Seq, "%v", err)
+			if !bytes.Equal(c.prev, prev) {
+				return fail(c.seq, "%v", fmt.Errorf("%w at seq %d: does not follow the entry before it", ErrBroken, c.seq))
 			}
-			if h, ok := bySeq[e.Seq]; ok && !bytes.Equal(h, e.Hash) {
-				return fail(e.Seq, "entry %d does not match its signed checkpoint: the chain was rewritten", e.Seq)
+			if c.content != nil {
+				return fail(c.seq, "%v", c.content)
+			}
+			if h, ok := bySeq[c.seq]; ok && !bytes.Equal(h, c.hash) {
+				return fail(c.seq, "entry %d does not match its signed checkpoint: the chain was rewritten", c.seq)
 			}
 			if rep.Entries == 0 && i == 0 {
-				rep.FirstSeq = e.Seq
+				rep.FirstSeq = c.seq
 			}
-			prev, next = e.Hash, e.Seq+1
+			prev, next = c.hash, c.seq+1
 		}
 		if damaged != nil {
 			if damaged.Seq != next {
@@ -111,9 +132,9 @@ func VerifyLog(ctx context.Context, log Log, keys jose.JSONWebKeySet) (*Report, 
 			}
 			return fail(damaged.Seq, "entry %d cannot be read, so its stored bytes were altered: %v", damaged.Seq, damaged.Err)
 		}
-		after = page[len(page)-1].Seq
+		after = page[len(page)-1].row
 		rep.Entries += int64(len(page))
-		rep.LastSeq = after
+		rep.LastSeq = page[len(page)-1].seq
 	}
 	if rep.LastCheckpoint > rep.LastSeq {
 		return fail(rep.LastSeq+1, "the log ends at entry %d but a signed checkpoint covers entry %d: entries were cut off the end", rep.LastSeq, rep.LastCheckpoint)
@@ -121,4 +142,107 @@ func VerifyLog(ctx context.Context, log Log, keys jose.JSONWebKeySet) (*Report, 
 	rep.Unsigned = rep.LastSeq - max(rep.LastCheckpoint, rep.TruncatedUpTo)
 	rep.OK = true
 	return rep, nil
+}
+
+// chained is what verification reads of an entry: its sequence number and
+// previous hash as its content states them, the row it was read from, its
+// stored hash, and why its content does not match that hash, if it does not.
+type chained struct {
+	seq, row   int64
+	prev, hash []byte
+	content    error
+}
+
+// readChain reads the page of entries after row after, as stored when the
+// log can, decoded when it cannot. A damaged entry ends the page.
+func readChain(ctx context.Context, log Log, after int64) ([]chained, *DamagedError, error) {
+	var damaged *DamagedError
+	if raw, ok := log.(RawLog); ok {
+		page, err := raw.AuditLogRaw(ctx, after, pageSize)
+		if err != nil && !errors.As(err, &damaged) {
+			return nil, nil, err
+		}
+		out := make([]chained, 0, len(page))
+		for _, r := range page {
+			c, err := parseChained(r)
+			if err != nil {
+				return out, &DamagedError{Seq: r.Seq, Err: err}, nil
+			}
+			out = append(out, c)
+		}
+		return out, damaged, nil
+	}
+	page, err := log.AuditLog(ctx, after, pageSize)
+	if err != nil && !errors.As(err, &damaged) {
+		return nil, nil, err
+	}
+	out := make([]chained, len(page))
+	for i := range page {
+		e := &page[i]
+		out[i] = chained{seq: e.Seq, row: e.Seq, prev: e.PrevHash, hash: e.Hash}
+		h, err := e.digest()
+		switch {
+		case err != nil:
+			out[i].content = err
+		case !bytes.Equal(h, e.Hash):
+			out[i].content = fmt.Errorf("%w at seq %d: content does not match its hash", ErrBroken, e.Seq)
+		}
+	}
+	return out, damaged, nil
+}
+
+// parseChained hashes a stored entry and reads its sequence number and
+// previous hash, skipping the rest.
+func parseChained(r RawEntry) (chained, error) {
+	c := chained{row: r.Seq, hash: r.Hash}
+	dec := jsontext.NewDecoder(bytes.NewReader(r.Body))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return c, errors.New("not a JSON object")
+	}
+	seen := false
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return c, err
+		}
+		switch name.String() {
+		case "seq":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return c, err
+			}
+			if c.seq, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+				return c, fmt.Errorf("seq is not a whole number")
+			}
+			seen = true
+		case "prev_hash":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return c, err
+			}
+			if v.Kind() != 'n' {
+				s, err := jsontext.AppendUnquote(nil, v)
+				if err != nil {
+					return c, err
+				}
+				if c.prev, err = base64.StdEncoding.AppendDecode(nil, s); err != nil {
+					return c, fmt.Errorf("prev_hash is not base64")
+				}
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return c, err
+			}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return c, err
+	}
+	if !seen {
+		return c, errors.New("no seq")
+	}
+	if sum := sha256.Sum256(r.Body); !bytes.Equal(sum[:], r.Hash) {
+		c.content = fmt.Errorf("%w at seq %d: content does not match its hash", ErrBroken, c.seq)
+	}
+	return c, nil
 }

@@ -633,6 +633,37 @@ func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Ent
 	return out, s.settled(rows.Err())
 }
 
+// AuditLogRaw implements audit.RawLog: entries as stored, their shared
+// part put back, not decoded.
+func (s *SQL) AuditLogRaw(ctx context.Context, after int64, limit int) ([]audit.RawEntry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+entryColumns+` WHERE a.seq > ? ORDER BY a.seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var out []audit.RawEntry
+	for rows.Next() {
+		var (
+			e          audit.RawEntry
+			rest, part []byte
+			at         sql.NullInt64
+		)
+		if err := rows.Scan(&e.Seq, &rest, &e.Hash, &at, &part); err != nil {
+			return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+		}
+		if e.Body, err = joinPart(rest, at, part); err != nil {
+			if serr := s.settled(nil); serr != nil {
+				return nil, serr
+			}
+			return out, &audit.DamagedError{Seq: e.Seq, Err: err} // with the entries before it
+		}
+		out = append(out, e)
+	}
+	return out, s.settled(rows.Err())
+}
+
+var _ audit.RawLog = (*SQL)(nil)
+
 // Ping implements Store.
 func (s *SQL) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
