@@ -77,6 +77,7 @@ type linkQueue struct {
 	counted, inFlight int64
 	skipped           int64
 	log               *slog.Logger // told when the filter turns off; nil: no one
+	beforeCommit      func()       // tests: runs while a move is in flight
 
 	kick chan struct{}
 	stop chan struct{}
@@ -140,20 +141,25 @@ func (q *linkQueue) filterHolds(ctx context.Context, db querier) (bool, error) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.filter == nil {
-		return false, nil
-	}
 	// Only more rows than this process's moves made, the one in flight
 	// included, mean another process; fewer is a snapshot read before
-	// this process's last move landed.
-	if n > q.counted+q.inFlight {
-		q.filter = nil
-		if q.log != nil {
-			q.log.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
-		}
-		return false, nil
+	// this process's last move landed. Another process's move before that
+	// one was seen by the move itself (writeLinks), so the allowance for
+	// the move in flight hides nothing.
+	q.foreignIf(n > q.counted+q.inFlight)
+	return q.filter != nil, nil
+}
+
+// foreignIf turns the filter off for good when another process has moved
+// links into the file. Callers hold q.mu.
+func (q *linkQueue) foreignIf(moved bool) {
+	if !moved || q.filter == nil {
+		return
 	}
-	return true, nil
+	q.filter = nil
+	if q.log != nil {
+		q.log.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
+	}
 }
 
 // add queues links committed by entries up to seq.
@@ -397,8 +403,18 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 	if err != nil {
 		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 	}
-	var before, after int64
-	err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
+	// The transaction holds the file's write lock from its start
+	// (BEGIN IMMEDIATE): the count read here is every move before this one,
+	// and no other process moves until this one has committed.
+	q := s.links
+	var n, before, after int64
+	err = tx.QueryRowContext(ctx, `SELECT n FROM link_count`).Scan(&n)
+	if err == nil {
+		q.mu.Lock()
+		q.foreignIf(n > q.counted)
+		q.mu.Unlock()
+		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
+	}
 	if err == nil {
 		err = insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, args)
 	}
@@ -414,7 +430,6 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 	}
 	// What this process moves, its filter holds, whichever process queued
 	// it; and the count it will make is expected before it lands.
-	q := s.links
 	inserted := after - before
 	q.mu.Lock()
 	if q.filter != nil {
@@ -423,7 +438,11 @@ func (s *SQL) writeLinks(ctx context.Context, links []link) error {
 		}
 	}
 	q.inFlight += inserted
+	hook := q.beforeCommit
 	q.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	err = tx.Commit()
 	q.mu.Lock()
 	q.inFlight -= inserted

@@ -20,9 +20,9 @@ ALTER TABLE audit ADD COLUMN entry_at INTEGER;
 -- row refers to a part that is missing: its bytes could not be put back.
 CREATE TEMP TABLE parts_down_check (missing INTEGER CHECK (missing = 0));
 INSERT INTO parts_down_check SELECT
-      (SELECT count(*) FROM outbox WHERE payload_at IS NOT NULL AND payload_part NOT IN (SELECT hash FROM parts))
-    + (SELECT count(*) FROM outbox WHERE proof_at IS NOT NULL AND proof_part NOT IN (SELECT hash FROM parts))
-    + (SELECT count(*) FROM audit WHERE entry_at IS NOT NULL AND entry_part NOT IN (SELECT hash FROM parts));
+      (SELECT count(*) FROM outbox o WHERE o.payload_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.hash = o.payload_part))
+    + (SELECT count(*) FROM outbox o WHERE o.proof_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.hash = o.proof_part))
+    + (SELECT count(*) FROM audit a WHERE a.entry_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.hash = a.entry_part));
 DROP TABLE parts_down_check;
 UPDATE outbox SET payload = CAST(substr(payload, 1, payload_at) || (SELECT body FROM parts WHERE hash = payload_part) || substr(payload, payload_at + 1) AS BLOB)
  WHERE payload_at IS NOT NULL;
