@@ -116,26 +116,36 @@ func BenchmarkHashed(b *testing.B) {
 }
 
 // Reading a stored entry's sequence number and previous hash, as
-// verification does from the stored bytes, agrees with decoding it, and
-// never fails on anything but a broken entry.
+// verification does from the stored bytes, agrees with decoding it; and
+// what it accepts always decodes.
 func FuzzParseChained(f *testing.F) {
 	e := Entry{Seq: 7, DecisionID: "d", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Event: "exchange", Outcome: Released,
-		Fields: []FieldAction{{Field: "prs_FirstName", Action: "keep", Rule: "r"}}, Details: map[string]string{"seq": "x"}}
+		Fields: []FieldAction{{Field: "prs_FirstName", Action: "keep", Rule: "r"}}, Reasons: []string{"x"}, Details: map[string]string{"seq": "x"}}
 	body, _ := e.Seal(7, []byte("previous hash"))
 	f.Add(body)
 	first, _ := (&Entry{Time: e.Time}).Seal(1, nil)
 	f.Add(first)
-	f.Add([]byte(`{"seq":1,"seq":2}`))
-	f.Add([]byte(`{"prev_hash":"!!"}`))
+	for _, b := range []string{`{"seq":1,"seq":2}`, `{"seq":1,"SEQ":2}`, "{\"seq\":1,\"\u017feq\":2}", `{"seq":1,"prev_hash":"AQ==","Prev_Hash":"Ag=="}`,
+		`{"seq":1} {}`, `{"prev_hash":null,"seq":1}`, `{"seq":1,"fields":[{"field":1}]}`, `{"seq":1,"time":"yesterday"}`} {
+		f.Add([]byte(b))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		sum := sha256.Sum256(body)
-		c, err := parseChained(RawEntry{Seq: 1, Body: body, Hash: sum[:]})
 		var d Entry
-		if json.Unmarshal(body, &d) != nil || err != nil {
-			return // broken either way: verification reports it
+		derr := json.Unmarshal(body, &d)
+		row := int64(1)
+		if derr == nil {
+			row = d.Seq
 		}
-		if c.seq != d.Seq || !bytes.Equal(c.prev, d.PrevHash) || c.content != nil {
-			t.Fatalf("parsed seq %d prev %x (%v); decoded seq %d prev %x", c.seq, c.prev, c.content, d.Seq, d.PrevHash)
+		sum := sha256.Sum256(body)
+		c, err := parseChained(RawEntry{Seq: row, Body: body, Hash: sum[:]})
+		if err != nil {
+			return // refused: verification reports the entry as altered
+		}
+		if derr != nil {
+			t.Fatalf("accepted bytes that do not decode: %q: %v", body, derr)
+		}
+		if c.seq != d.Seq || !bytes.Equal(c.prev, d.PrevHash) {
+			t.Fatalf("parsed seq %d prev %x; decoded seq %d prev %x", c.seq, c.prev, d.Seq, d.PrevHash)
 		}
 	})
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-json-experiment/json/jsontext"
@@ -192,57 +194,126 @@ func readChain(ctx context.Context, log Log, after int64) ([]chained, *DamagedEr
 }
 
 // parseChained hashes a stored entry and reads its sequence number and
-// previous hash, skipping the rest.
+// previous hash. It holds the bytes to the form appendHashed writes, so
+// that an entry it accepts is one the store can decode and show with the
+// same sequence number: "seq" first, only Entry's member names, each once
+// and of its kind, nothing after the object.
 func parseChained(r RawEntry) (chained, error) {
 	c := chained{row: r.Seq, hash: r.Hash}
 	dec := jsontext.NewDecoder(bytes.NewReader(r.Body))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return c, errors.New("not a JSON object")
 	}
-	seen := false
-	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
+	for first := true; dec.PeekKind() != '}'; first = false {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return c, err
 		}
-		switch name.String() {
-		case "seq":
-			v, err := dec.ReadValue()
-			if err != nil {
-				return c, err
-			}
-			if c.seq, err = strconv.ParseInt(string(v), 10, 64); err != nil {
-				return c, fmt.Errorf("seq is not a whole number")
-			}
-			seen = true
-		case "prev_hash":
-			v, err := dec.ReadValue()
-			if err != nil {
-				return c, err
-			}
-			if v.Kind() != 'n' {
-				s, err := jsontext.AppendUnquote(nil, v)
-				if err != nil {
-					return c, err
-				}
-				if c.prev, err = base64.StdEncoding.AppendDecode(nil, s); err != nil {
-					return c, fmt.Errorf("prev_hash is not base64")
-				}
-			}
-		default:
-			if err := dec.SkipValue(); err != nil {
-				return c, err
-			}
+		name := tok.String()
+		if first != (name == "seq") {
+			return c, errors.New(`"seq" is not the first member`)
+		}
+		if err := c.member(dec, name); err != nil {
+			return c, err
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return c, err
 	}
-	if !seen {
-		return c, errors.New("no seq")
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return c, errors.New("bytes after the entry")
+	}
+	if c.seq != c.row {
+		return c, fmt.Errorf("its content says entry %d", c.seq)
 	}
 	if sum := sha256.Sum256(r.Body); !bytes.Equal(sum[:], r.Hash) {
 		c.content = fmt.Errorf("%w at seq %d: content does not match its hash", ErrBroken, c.seq)
 	}
 	return c, nil
+}
+
+// member reads the value of one member of a stored entry, checking its
+// kind.
+func (c *chained) member(dec *jsontext.Decoder, name string) error {
+	switch name {
+	case "seq":
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if c.seq, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+			return errors.New("seq is not a whole number")
+		}
+	case "prev_hash":
+		v, err := dec.ReadValue()
+		if err != nil || v.Kind() == 'n' {
+			return err
+		}
+		s, err := jsontext.AppendUnquote(nil, v)
+		if err != nil {
+			return errors.New("prev_hash is not a string")
+		}
+		if c.prev, err = base64.StdEncoding.AppendDecode(nil, s); err != nil {
+			return errors.New("prev_hash is not base64")
+		}
+	case "time":
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		var t time.Time
+		if err := t.UnmarshalJSON(v); err != nil {
+			return errors.New("time is not a time")
+		}
+	case "decision_id", "event", "token_id", "source", "destination", "purpose", "legal_basis", "policy_revision", "rule", "outcome", "subject":
+		return readString(dec, name)
+	case "fields":
+		return readEach(dec, '[', func(string) error {
+			return readEach(dec, '{', func(n string) error {
+				if n != "field" && n != "action" && n != "rule" {
+					return errors.New("a field decision is malformed")
+				}
+				return readString(dec, "a field decision")
+			})
+		})
+	case "reasons":
+		return readEach(dec, '[', func(string) error { return readString(dec, name) })
+	case "details":
+		return readEach(dec, '{', func(string) error { return readString(dec, name) })
+	default:
+		return errors.New("a member that is not an audit entry's")
+	}
+	return nil
+}
+
+// readString reads a string, of the member named what.
+func readString(dec *jsontext.Decoder, what string) error {
+	if dec.PeekKind() != '"' {
+		return fmt.Errorf("%s is not a string", what)
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// readEach reads an array (open '[') or object ('{'), calling fn to read
+// each element, or each member's value after its name.
+func readEach(dec *jsontext.Decoder, open byte, fn func(name string) error) error {
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != jsontext.Kind(open) {
+		return errors.New("a member of the wrong kind")
+	}
+	for dec.PeekKind() != jsontext.Kind(open+2) { // ] or }
+		name := ""
+		if open == '{' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			name = tok.String()
+		}
+		if err := fn(name); err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/tumarproject/tumar/gateway"
 )
@@ -26,7 +28,24 @@ import (
 // value, invalid UTF-8 is replaced. v2 decodes a receipt, whose field
 // decisions run long, in a third of encoding/json's time
 // (BenchmarkDecodeReceipt).
-var asV1 = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+var asV1 = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true), jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// where says where an answer failed to decode, by byte offset only: json
+// v2's errors also name the path, whose map keys are data.
+func where(err error) string {
+	var (
+		sem *jsonv2.SemanticError
+		syn *jsontext.SyntacticError
+	)
+	switch {
+	case errors.As(err, &sem):
+		return fmt.Sprintf(" (after byte %d)", sem.ByteOffset)
+	case errors.As(err, &syn):
+		return fmt.Sprintf(" (after byte %d)", syn.ByteOffset)
+	}
+	return ""
+}
 
 // Client talks to one gateway as one agency.
 type Client struct {
@@ -133,7 +152,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return &e.Error
 	}
 	if err := jsonv2.Unmarshal(raw, out, asV1); err != nil {
-		return fmt.Errorf("gateway %s %s: malformed answer: %w", method, path, err)
+		return fmt.Errorf("gateway %s %s: malformed answer%s", method, path, where(err))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -39,8 +40,9 @@ func TestDecodesAsEncodingJSON(t *testing.T) {
 	type own struct {
 		ExchangeID string `json:"exchange_id"`
 		Note       string
+		FirstName  string `json:"firstname"`
 	}
-	raw := []byte("{\"EXCHANGE_ID\":\"a\",\"exchange_id\":\"b\",\"note\":\"x\xffy\"}")
+	raw := []byte("{\"EXCHANGE_ID\":\"a\",\"exchange_id\":\"b\",\"note\":\"x\xffy\",\"first_name\":\"c\"}")
 	var v1, v2 own
 	if err := json.Unmarshal(raw, &v1); err != nil {
 		t.Fatal(err)
@@ -50,5 +52,15 @@ func TestDecodesAsEncodingJSON(t *testing.T) {
 	}
 	if v1 != v2 {
 		t.Fatalf("json v2 gives %+v, encoding/json %+v", v2, v1)
+	}
+}
+
+// An answer that does not decode is reported by its offset, never by the
+// path into it, whose map keys are data.
+func TestMalformedAnswerNamesNoData(t *testing.T) {
+	var v map[string]int
+	err := jsonv2.Unmarshal([]byte(`{"Aigul Toktosunova":"x"}`), &v, asV1)
+	if err == nil || strings.Contains(where(err), "Aigul") || !strings.Contains(where(err), "after byte") {
+		t.Fatalf("%v: %q", err, where(err))
 	}
 }
