@@ -22,17 +22,17 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `{"exchange_id":`...)
 	b = jsonx.AppendString(b, r.ExchangeID)
-	b = appendMember(b, "decision_id", r.DecisionID)
-	b = appendMember(b, "source", r.Source)
-	b = appendMember(b, "destination", r.Destination)
-	b = appendMember(b, "purpose", r.Purpose)
-	b = appendMember(b, "legal_basis", r.LegalBasis)
-	b = appendMember(b, "policy_revision", r.PolicyRevision)
+	b = jsonx.AppendMember(b, "decision_id", r.DecisionID)
+	b = jsonx.AppendMember(b, "source", r.Source)
+	b = jsonx.AppendMember(b, "destination", r.Destination)
+	b = jsonx.AppendMember(b, "purpose", r.Purpose)
+	b = jsonx.AppendMember(b, "legal_basis", r.LegalBasis)
+	b = jsonx.AppendMember(b, "policy_revision", r.PolicyRevision)
 	b = append(b, `,"released_at":"`...)
 	b = r.ReleasedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	if r.SourceRecordID != "" {
-		b = appendMember(b, "source_record_id", r.SourceRecordID)
+		b = jsonx.AppendMember(b, "source_record_id", r.SourceRecordID)
 	}
 	if r.Subject != nil {
 		b = append(b, `,"subject":{"keys":`...)
@@ -67,12 +67,12 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 func (r *Receipt) appendJSON(b []byte) []byte {
 	b = append(b, `{"exchange_id":`...)
 	b = jsonx.AppendString(b, r.ExchangeID)
-	b = appendMember(b, "decision_id", r.DecisionID)
-	b = appendMember(b, "outcome", string(r.Outcome))
+	b = jsonx.AppendMember(b, "decision_id", r.DecisionID)
+	b = jsonx.AppendMember(b, "outcome", string(r.Outcome))
 	if r.Rule != "" {
-		b = appendMember(b, "rule", r.Rule)
+		b = jsonx.AppendMember(b, "rule", r.Rule)
 	}
-	b = appendMember(b, "policy_revision", r.PolicyRevision)
+	b = jsonx.AppendMember(b, "policy_revision", r.PolicyRevision)
 	if len(r.Fields) > 0 {
 		b = append(b, `,"fields":`...)
 		b = audit.AppendFields(b, r.Fields)
@@ -82,11 +82,4 @@ func (r *Receipt) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(r.Version), 10)
 	}
 	return append(b, '}')
-}
-
-func appendMember(b []byte, name, value string) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return jsonx.AppendString(b, value)
 }

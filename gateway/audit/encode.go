@@ -18,25 +18,25 @@ import (
 func (e *Entry) appendHashed(b []byte) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
-	b = field(b, "decision_id", e.DecisionID)
+	b = jsonx.AppendMember(b, "decision_id", e.DecisionID)
 	b = append(b, `,"time":"`...)
 	b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	b = field(b, "event", e.Event)
+	b = jsonx.AppendMember(b, "event", e.Event)
 	if e.TokenID != "" {
-		b = field(b, "token_id", e.TokenID)
+		b = jsonx.AppendMember(b, "token_id", e.TokenID)
 	}
-	b = field(b, "source", e.Source)
-	b = field(b, "destination", e.Destination)
-	b = field(b, "purpose", e.Purpose)
-	b = field(b, "legal_basis", e.LegalBasis)
-	b = field(b, "policy_revision", e.PolicyRevision)
+	b = jsonx.AppendMember(b, "source", e.Source)
+	b = jsonx.AppendMember(b, "destination", e.Destination)
+	b = jsonx.AppendMember(b, "purpose", e.Purpose)
+	b = jsonx.AppendMember(b, "legal_basis", e.LegalBasis)
+	b = jsonx.AppendMember(b, "policy_revision", e.PolicyRevision)
 	if e.Rule != "" {
-		b = field(b, "rule", e.Rule)
+		b = jsonx.AppendMember(b, "rule", e.Rule)
 	}
-	b = field(b, "outcome", string(e.Outcome))
+	b = jsonx.AppendMember(b, "outcome", string(e.Outcome))
 	if e.Subject != "" {
-		b = field(b, "subject", e.Subject)
+		b = jsonx.AppendMember(b, "subject", e.Subject)
 	}
 	if len(e.Fields) > 0 {
 		b = append(b, `,"fields":`...)
@@ -93,16 +93,9 @@ func AppendFields(b []byte, fields []FieldAction) []byte {
 		}
 		b = append(b, `{"field":`...)
 		b = jsonx.AppendString(b, f.Field)
-		b = field(b, "action", f.Action)
-		b = field(b, "rule", f.Rule)
+		b = jsonx.AppendMember(b, "action", f.Action)
+		b = jsonx.AppendMember(b, "rule", f.Rule)
 		b = append(b, '}')
 	}
 	return append(b, ']')
-}
-
-func field(b []byte, name, value string) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return jsonx.AppendString(b, value)
 }

@@ -610,31 +610,21 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 
 // AuditLog implements Store.
 func (s *SQL) AuditLog(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+entryColumns+` WHERE a.seq > ? ORDER BY a.seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
-	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		var damaged *audit.DamagedError
-		if errors.As(err, &damaged) {
-			if serr := s.settled(nil); serr != nil {
-				return nil, serr
-			}
-			return out, err // with the entries before it, for audit.VerifyLog
-		}
-		if err != nil {
-			return nil, err
+	raws, err := s.AuditLogRaw(ctx, after, limit)
+	out := make([]audit.Entry, 0, len(raws))
+	for _, r := range raws {
+		e, derr := decodeEntry(r)
+		if derr != nil {
+			return out, derr // with the entries before it, for audit.VerifyLog
 		}
 		out = append(out, *e)
 	}
-	return out, s.settled(rows.Err())
+	return out, err
 }
 
 // AuditLogRaw implements audit.RawLog: entries as stored, their shared
-// part put back, not decoded.
+// part put back, not decoded. A damaged entry ends the page, with an
+// *audit.DamagedError and the entries before it.
 func (s *SQL) AuditLogRaw(ctx context.Context, after int64, limit int) ([]audit.RawEntry, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+entryColumns+` WHERE a.seq > ? ORDER BY a.seq LIMIT ?`, after, limit)
 	if err != nil {
@@ -643,19 +633,16 @@ func (s *SQL) AuditLogRaw(ctx context.Context, after int64, limit int) ([]audit.
 	defer rows.Close()
 	var out []audit.RawEntry
 	for rows.Next() {
-		var (
-			e          audit.RawEntry
-			rest, part []byte
-			at         sql.NullInt64
-		)
-		if err := rows.Scan(&e.Seq, &rest, &e.Hash, &at, &part); err != nil {
-			return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
-		}
-		if e.Body, err = joinPart(rest, at, part); err != nil {
+		e, err := scanRaw(rows)
+		var damaged *audit.DamagedError
+		if errors.As(err, &damaged) {
 			if serr := s.settled(nil); serr != nil {
 				return nil, serr
 			}
-			return out, &audit.DamagedError{Seq: e.Seq, Err: err} // with the entries before it
+			return out, err
+		}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}
@@ -997,25 +984,40 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 // entryColumns selects what scanEntry reads, from audit a.
 const entryColumns = `a.seq, a.entry, a.hash, a.entry_at, ep.body FROM audit a LEFT JOIN parts ep ON ep.hash = a.entry_part`
 
-// scanEntry reads an entry stored as its hashed JSON form (its shared part
-// cut out) and its hash: the columns of entryColumns.
-func scanEntry(row interface{ Scan(...any) error }) (*audit.Entry, error) {
+// scanRaw reads an entry as stored, its shared part put back: the columns
+// of entryColumns.
+func scanRaw(row interface{ Scan(...any) error }) (audit.RawEntry, error) {
 	var (
-		seq              int64
-		rest, part, hash []byte
-		at               sql.NullInt64
+		e          audit.RawEntry
+		rest, part []byte
+		at         sql.NullInt64
 	)
-	if err := row.Scan(&seq, &rest, &hash, &at, &part); err != nil {
-		return nil, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
+	if err := row.Scan(&e.Seq, &rest, &e.Hash, &at, &part); err != nil {
+		return e, fmt.Errorf("%w: read audit: %w", ErrUnavailable, err)
 	}
 	body, err := joinPart(rest, at, part)
 	if err != nil {
-		return nil, &audit.DamagedError{Seq: seq, Err: err}
+		return e, &audit.DamagedError{Seq: e.Seq, Err: err}
 	}
+	e.Body = body
+	return e, nil
+}
+
+// scanEntry reads and decodes an entry: the columns of entryColumns.
+func scanEntry(row interface{ Scan(...any) error }) (*audit.Entry, error) {
+	r, err := scanRaw(row)
+	if err != nil {
+		return nil, err
+	}
+	return decodeEntry(r)
+}
+
+// decodeEntry decodes an entry as stored.
+func decodeEntry(r audit.RawEntry) (*audit.Entry, error) {
 	var e audit.Entry
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, &audit.DamagedError{Seq: seq, Err: err}
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		return nil, &audit.DamagedError{Seq: r.Seq, Err: err}
 	}
-	e.Hash = hash
+	e.Hash = r.Hash
 	return &e, nil
 }

@@ -29,6 +29,16 @@ func AppendString(b []byte, s string) []byte {
 	return b
 }
 
+// AppendMember appends `,"name":` and value as a JSON string, as
+// encoding/json writes a string member after the first; name must need no
+// escaping.
+func AppendMember(b []byte, name, value string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return AppendString(b, value)
+}
+
 // plain reports whether s is printable ASCII that JSON needs no escape for:
 // most of what Tumar writes (ids, field names, rules, pseudonyms).
 func plain(s string) bool {
