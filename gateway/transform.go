@@ -18,6 +18,7 @@ import (
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/htcds"
+	"github.com/tumarproject/tumar/gateway/internal/jsonx"
 	"github.com/tumarproject/tumar/policy"
 )
 
@@ -135,7 +136,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 				return nil, policyBroken(fmt.Errorf("generalise %s, which cannot be generalised", f.Name))
 			}
 			if s, ok := rec.Generalize(e.ID, kept); ok {
-				values[i], _ = json.Marshal(s)
+				values[i] = jsonx.AppendString(nil, s) // as encoding/json writes it
 			}
 		case policy.Redact:
 		default:
@@ -158,7 +159,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 			return nil, unavailable("pseudonymisation_failed", "the key store answered short; nothing was released", keys.ErrUnavailable)
 		}
 		for j, slot := range slots {
-			values[slot], _ = json.Marshal(ps[j].String())
+			values[slot] = jsonx.AppendString(nil, ps[j].String())
 		}
 		if nBeforeKeys > nFields {
 			out.sourceRecord = ps[nFields].String()
