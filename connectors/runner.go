@@ -79,30 +79,127 @@ type Stats struct {
 // lost, since re-running is idempotent.
 func (r *Runner) Run(ctx context.Context) (Stats, error) {
 	st := Stats{ByReason: map[string]int{}}
-	batch := r.BatchSize
-	if batch <= 0 {
-		batch = 500
+	size := r.BatchSize
+	if size <= 0 {
+		size = 500
 	}
-	for {
-		b, err := r.Connector.Read(ctx, batch)
-		if b != nil {
-			if perr := r.process(ctx, b, &st); perr != nil {
-				return st, perr
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var stages sync.WaitGroup
+	defer func() { // nothing is left running on return
+		cancel()
+		stages.Wait()
+	}()
+
+	// Three stages, so that neither the source nor the gateway waits for
+	// the other: a reader reads the next batch while this one is
+	// submitted; the workers take the next batch's items while this one's
+	// last commits are made durable; and this goroutine goes through each
+	// batch's results in order, once all of them are in.
+	type read struct {
+		b   *Batch
+		err error
+	}
+	reads := make(chan read, 1)
+	stages.Go(func() {
+		defer close(reads)
+		for {
+			b, err := r.Connector.Read(ctx, size)
+			select {
+			case reads <- read{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	jobs := make(chan job)
+	for range workers {
+		stages.Go(func() {
+			for j := range jobs {
+				j.submit(ctx, r)
+			}
+		})
+	}
+	submitted := make(chan *inFlight, 1)
+	stages.Go(func() {
+		defer close(jobs)
+		defer close(submitted)
+		for rd := range reads {
+			f := &inFlight{b: rd.b, err: rd.err}
+			if rd.b != nil {
+				f.out = make([]result, len(rd.b.Items))
+				f.wg.Add(len(rd.b.Items))
+				for i := range rd.b.Items {
+					select {
+					case jobs <- job{f, i}:
+					case <-ctx.Done():
+						f.wg.Add(i - len(rd.b.Items)) // never submitted
+						return
+					}
+				}
+			}
+			select {
+			case submitted <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	for f := range submitted {
+		if f.b != nil {
+			f.wg.Wait()
+			if err := r.process(ctx, f.b, f.out, &st); err != nil {
+				return st, err
 			}
 			if r.Progress != nil {
 				r.Progress(st)
 			}
 		}
-		if errors.Is(err, io.EOF) {
+		if errors.Is(f.err, io.EOF) {
 			return st, nil
 		}
-		if err != nil {
-			return st, fmt.Errorf("connectors: %s: read: %w", r.Connector.Name(), err)
+		if f.err != nil {
+			return st, fmt.Errorf("connectors: %s: read: %w", r.Connector.Name(), f.err)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	return st, fmt.Errorf("connectors: %s: read: the source ended without saying so", r.Connector.Name())
 }
 
-func (r *Runner) process(ctx context.Context, b *Batch, st *Stats) error {
+// inFlight is a batch whose items are being submitted.
+type inFlight struct {
+	b   *Batch
+	err error // the read's, after the batch
+	out []result
+	wg  sync.WaitGroup // one per item, done once it has its result
+}
+
+// job is one item of a batch in flight.
+type job struct {
+	f *inFlight
+	i int
+}
+
+func (j job) submit(ctx context.Context, r *Runner) {
+	defer j.f.wg.Done()
+	it := j.f.b.Items[j.i]
+	res := &j.f.out[j.i]
+	res.receipt, res.err = r.Sink.Exchange(ctx, &gateway.Submission{
+		Source: r.Source, Destination: r.Target.Destination, Purpose: r.Target.Purpose, LegalBasis: r.Target.LegalBasis,
+		SourceRecordID: it.SourceID, Record: it.Record,
+	})
+}
+
+func (r *Runner) process(ctx context.Context, b *Batch, results []result, st *Stats) error {
 	for i := range b.Rejected {
 		if err := r.reject(ctx, &b.Rejected[i], st); err != nil {
 			return err
@@ -110,7 +207,6 @@ func (r *Runner) process(ctx context.Context, b *Batch, st *Stats) error {
 	}
 	st.Read += len(b.Items) + len(b.Rejected)
 	r.Metrics.read(r.Connector.Name(), len(b.Items)+len(b.Rejected))
-	results := r.submitAll(ctx, b.Items)
 	for i, res := range results {
 		switch {
 		case res.err == nil && res.receipt.Outcome == audit.Duplicate:
@@ -138,36 +234,6 @@ func (r *Runner) process(ctx context.Context, b *Batch, st *Stats) error {
 type result struct {
 	receipt *gateway.Receipt
 	err     error
-}
-
-// submitAll submits items with up to Workers in flight, results in order.
-func (r *Runner) submitAll(ctx context.Context, items []Item) []result {
-	workers := r.Workers
-	if workers <= 0 {
-		workers = 4
-	}
-	out := make([]result, len(items))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(items)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				it := items[i]
-				out[i].receipt, out[i].err = r.Sink.Exchange(ctx, &gateway.Submission{
-					Source: r.Source, Destination: r.Target.Destination, Purpose: r.Target.Purpose, LegalBasis: r.Target.LegalBasis,
-					SourceRecordID: it.SourceID, Record: it.Record,
-				})
-			}
-		}()
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out
 }
 
 func (r *Runner) reject(ctx context.Context, rej *Rejected, st *Stats) error {

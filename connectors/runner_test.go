@@ -2,10 +2,13 @@ package connectors_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -148,4 +151,88 @@ func TestACrashMidRunLosesNothing(t *testing.T) {
 	if len(msgs) != 2 || st.Duplicates+st.Accepted != 2 {
 		t.Fatalf("after the re-run errp has %d records (stats %+v), want exactly the 2 good rows", len(msgs), st)
 	}
+}
+
+// manyRows is a sheet of n rows; every tenth has an impossible date.
+func manyRows(n int) string {
+	var b strings.Builder
+	b.WriteString("Номер дела;Имя;Фамилия;Дата рождения;Статус дела\n")
+	for i := range n {
+		date := fmt.Sprintf("%02d.%02d.%d", 1+i%28, 1+i%12, 1970+i%30)
+		if i%10 == 9 {
+			date = "31.02.1989"
+		}
+		fmt.Fprintf(&b, "SZ-%d;Айгүл;Токтосунова;%s;Active\n", i, date)
+	}
+	return b.String()
+}
+
+// With batches in flight at once (the next read while this one is
+// submitted, the next submitted while this one finishes), every row is
+// counted once, in its batch.
+func TestRunOverlapsBatches(t *testing.T) {
+	g, r, _ := setup(t, manyRows(200))
+	ctx := context.Background()
+	r.BatchSize, r.Workers = 7, 5
+	batches := 0
+	r.Progress = func(connectors.Stats) { batches++ }
+	st, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 200 || st.Accepted != 180 || st.Rejected != 20 || st.Duplicates != 0 {
+		t.Fatalf("stats %+v, want 200 read, 180 released, 20 quarantined", st)
+	}
+	if batches != 29 { // 200 rows in batches of 7
+		t.Fatalf("progress after %d batches, want 29", batches)
+	}
+	msgs, _ := g.App.Store.Inbox(ctx, "errp", 1000)
+	if len(msgs) != 180 {
+		t.Fatalf("errp has %d records, want 180", len(msgs))
+	}
+}
+
+// A gateway failure in the middle of a run of many batches stops it with
+// the failure, leaving nothing running; the re-run brings in every row
+// exactly once, whatever the overlap had already released.
+func TestAFailureMidRunOfManyBatchesLosesNothing(t *testing.T) {
+	g, r, path := setup(t, manyRows(200))
+	ctx := context.Background()
+	r.BatchSize, r.Workers = 7, 5
+	sink := &countingFailSink{Sink: g.App.Exchange}
+	sink.left.Store(60)
+	r.Sink = sink
+	if _, err := r.Run(ctx); err == nil || !strings.Contains(err.Error(), "the gateway failed, the run stops") {
+		t.Fatalf("a gateway failure did not stop the run: %v", err)
+	}
+	calls := sink.calls.Load()
+	time.Sleep(50 * time.Millisecond)
+	if sink.calls.Load() != calls {
+		t.Fatal("submissions went on after Run returned")
+	}
+	_, again, _ := setupAgain(t, g, path)
+	again.BatchSize, again.Workers = 7, 5
+	st, err := again.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := g.App.Store.Inbox(ctx, "errp", 1000)
+	if len(msgs) != 180 || st.Duplicates+st.Accepted != 180 || st.Duplicates < 60 {
+		t.Fatalf("after the re-run errp has %d records (stats %+v), want the 180 good rows, at least 60 of them from the first run", len(msgs), st)
+	}
+}
+
+// countingFailSink fails like a gateway whose key store is down once left
+// submissions have gone through; safe for concurrent use.
+type countingFailSink struct {
+	connectors.Sink
+	left, calls atomic.Int64
+}
+
+func (f *countingFailSink) Exchange(ctx context.Context, sub *gateway.Submission) (*gateway.Receipt, error) {
+	f.calls.Add(1)
+	if f.left.Add(-1) < 0 {
+		return nil, &gateway.Error{Status: 503, Code: "pseudonymisation_failed", Message: "key store down"}
+	}
+	return f.Sink.Exchange(ctx, sub)
 }

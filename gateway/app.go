@@ -106,8 +106,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, c config.Store) (*store.SQL, error) {
+	return openStore(ctx, c, true)
+}
+
+// OpenStoreWithoutLinks opens the configured store for the commands that
+// release nothing and look no person up (audit, quarantine): on SQLite it
+// leaves the person links index alone, so they run beside the gateway that
+// holds it.
+func OpenStoreWithoutLinks(ctx context.Context, c config.Store) (*store.SQL, error) {
+	return openStore(ctx, c, false)
+}
+
+func openStore(ctx context.Context, c config.Store, links bool) (*store.SQL, error) {
 	switch c.Type {
 	case "sqlite":
+		if !links {
+			return store.OpenSQLiteWithoutLinks(ctx, c.Path)
+		}
 		return store.OpenSQLite(ctx, c.Path)
 	case "postgres":
 		dsn := os.Getenv(c.DSNEnv)

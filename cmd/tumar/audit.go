@@ -38,7 +38,7 @@ func openAudit(ctx context.Context, cfgPath string) (*auditEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := gateway.OpenStore(ctx, cfg.Store)
+	st, err := gateway.OpenStoreWithoutLinks(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}

@@ -205,7 +205,7 @@ func newQuarantineCmd(cfgPath *string, log *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
+			st, err := gateway.OpenStoreWithoutLinks(cmd.Context(), cfg.Store)
 			if err != nil {
 				return err
 			}
@@ -242,7 +242,7 @@ func newQuarantineCmd(cfgPath *string, log *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
+			st, err := gateway.OpenStoreWithoutLinks(cmd.Context(), cfg.Store)
 			if err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func retryQuarantined(cmd *cobra.Command, cfgPath, id string, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	st, err := gateway.OpenStore(cmd.Context(), cfg.Store)
+	st, err := gateway.OpenStoreWithoutLinks(cmd.Context(), cfg.Store)
 	if err != nil {
 		return err
 	}

@@ -56,24 +56,16 @@ type txx struct {
 	// links is SQLite's queue of links not yet in the links table (nil on
 	// PostgreSQL); pending, fresh and own are this transaction's new links
 	// (sqlite_links.go).
-	links     *linkQueue
-	linkTable querier // where the links table is: SQLite's links database; nil for this transaction
-	pending   [][]any
-	fresh     []link
-	own       map[string]string
+	links   *linkQueue
+	linkSrc linkSource // where links past memory are read
+	pending [][]any
+	fresh   []link
+	own     map[string]string
 }
 
 type auditHead struct {
 	seq  int64
 	hash []byte
-}
-
-// linkReader is where the transaction reads the links table.
-func (t *txx) linkReader() querier {
-	if t.linkTable != nil {
-		return t.linkTable
-	}
-	return t
 }
 
 // stmt returns the prepared form of q, preparing it on first sight: outside
@@ -140,6 +132,16 @@ func (d *dbx) QueryRowContext(ctx context.Context, q string, args ...any) row {
 	} else {
 		r.Row = d.DB.QueryRowContext(ctx, rebind(q, d.pg), args...)
 	}
+	return r
+}
+
+// unsettled reads a row without waiting until it is durable: the caller
+// settles when it must.
+type unsettled struct{ d *dbx }
+
+func (u unsettled) QueryRowContext(ctx context.Context, q string, args ...any) row {
+	r := u.d.QueryRowContext(ctx, q, args...)
+	r.settle = nil
 	return r
 }
 

@@ -40,18 +40,33 @@ type SQL struct {
 	ckpt      *checkpointer // SQLite's WAL checkpoints, off the commit path
 	wal       *walSyncer    // SQLite's commits made durable off the writer; nil in memory and on PostgreSQL
 	// links is SQLite's queue of person links written behind the audit log,
-	// and lw and lr the links database they are moved into
-	// (sqlite_links.go); all nil on PostgreSQL. wmu orders each write
-	// transaction with the queue's update after its commit.
-	links  *linkQueue
-	lw, lr *dbx
-	wmu    sync.Mutex
+	// and idx the index they are moved into (sqlite_links.go,
+	// linkindex.go); both nil on PostgreSQL, and on an SQLite store opened
+	// without links. wmu orders each write transaction with the queue's
+	// update after its commit.
+	links *linkQueue
+	idx   *linkIndex
+	wmu   sync.Mutex
 }
 
 var _ Store = (*SQL)(nil)
 
-// OpenSQLite opens (creating if needed) the database file and applies migrations.
+// OpenSQLite opens (creating if needed) the database file and applies
+// migrations, with its person links index. One process at a time may hold
+// the index: another gets ErrLinksInUse.
 func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
+	return openSQLite(ctx, path, true)
+}
+
+// OpenSQLiteWithoutLinks opens the database file without its person links
+// index, beside the process that holds it: for reading, and for writes
+// that link no one (audit checkpoints, the quarantine). Releases and
+// identity look-ups fail on it.
+func OpenSQLiteWithoutLinks(ctx context.Context, path string) (*SQL, error) {
+	return openSQLite(ctx, path, false)
+}
+
+func openSQLite(ctx context.Context, path string, withLinks bool) (*SQL, error) {
 	db, err := openSQLiteWriter(ctx, path, sqliteMigrations, "migrations/sqlite",
 		// Commits are made durable by the WAL syncer (sqlite_sync.go),
 		// outside the writer; nothing is acknowledged or read before that.
@@ -62,7 +77,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true, parts: &partCache{}}, links: newLinkQueue()}
+	s := &SQL{db: &dbx{DB: db, stmts: newStmtCache(), writer: true, parts: &partCache{}}}
 	s.r = s.db
 	if !inMemory(path) { // in memory, each connection would get a database of its own
 		if s.wal, err = newWALSyncer(path); err != nil {
@@ -81,15 +96,19 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 			return nil, err
 		}
 	}
-	if err := s.openLinks(ctx, path); err != nil {
+	if !withLinks {
+		return s, nil
+	}
+	s.links = newLinkQueue()
+	if err := s.openLinks(path); err != nil {
 		s.closeHandles()
 		return nil, err
 	}
-	if err := s.recoverLinks(ctx); err != nil {
+	if err := s.recoverLinks(ctx, path); err != nil {
 		s.closeHandles()
 		return nil, err
 	}
-	if err := s.buildLinkFilter(ctx); err != nil {
+	if err := s.buildLinkFilter(); err != nil {
 		s.closeHandles()
 		return nil, err
 	}
@@ -292,7 +311,14 @@ func latestSubmission(ctx context.Context, q interface {
 
 // LatestSubmission implements Store.
 func (s *SQL) LatestSubmission(ctx context.Context, source, sourceRecordID, destination, purpose string) (*Submission, error) {
-	sub, err := latestSubmission(ctx, s.r, source, sourceRecordID, destination, purpose)
+	// A submission found is answered only once it is durable. None found
+	// needs no wait (a wait for the sync in progress, on every exchange):
+	// submissions are never deleted, so an earlier state said nothing else,
+	// and the release checks again in its own transaction.
+	sub, err := latestSubmission(ctx, unsettled{s.r}, source, sourceRecordID, destination, purpose)
+	if err == nil {
+		err = s.r.settle()
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -368,10 +394,13 @@ func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
 // linkSubject resolves the entry's match keys to a person and returns the
 // keys not yet linked, for queueLinks once the entry has its sequence number.
 func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) ([]string, error) {
+	if tx.withoutLinks() {
+		return nil, errNoLinks
+	}
 	if len(e.SubjectKeys) == 0 {
 		return nil, nil
 	}
-	stored, err := lookupLinks(ctx, tx.linkReader(), tx.links, tx.own, e.SubjectKeys)
+	stored, err := lookupLinks(ctx, tx.linkSrc, tx.links, tx.own, e.SubjectKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -502,13 +531,9 @@ func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err
 		return 0, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	tx.links = s.links
-	var deleted int64
-	if s.lr != nil {
-		tx.linkTable = s.lr
-		if deleted, err = deletePending(ctx, tx); err != nil {
-			tx.Rollback()
-			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
+	tx.linkSrc = s.linkSrc()
+	if s.pg {
+		tx.linkSrc = sqlLinks{tx}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
@@ -525,9 +550,6 @@ func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err
 		s.links.add(tx.fresh, tx.head.seq)
 	}
 	s.wal.end()
-	if deleted > 0 {
-		s.links.forgetDeleted(deleted)
-	}
 	return gen, nil
 }
 
@@ -687,13 +709,10 @@ func (s *SQL) Close() error {
 
 // closeHandles closes the database handles.
 func (s *SQL) closeHandles() error {
-	if s.lr != nil && s.lr != s.lw {
-		s.lr.stmts.close()
-		s.lr.Close()
-	}
-	if s.lw != nil {
-		s.lw.stmts.close()
-		s.lw.Close()
+	var idxErr error
+	if s.idx != nil {
+		idxErr = s.idx.close()
+		s.idx = nil
 	}
 	if s.r != s.db { // readers first, so that the last checkpoint can empty the WAL
 		s.r.stmts.close()
@@ -711,7 +730,7 @@ func (s *SQL) closeHandles() error {
 	if s.closePool != nil {
 		s.closePool()
 	}
-	return errors.Join(syncErr, err)
+	return errors.Join(syncErr, err, idxErr)
 }
 
 // AuditBatch appends entries in one transaction: one durable commit for many
@@ -802,6 +821,9 @@ func (s *SQL) releaseBatch(ctx context.Context, rs []Release) ([]error, uint64) 
 // Persons are resolved against the stored links and the batch's own. Any
 // failure (index i, or -1 when it is not one release's) fails the batch.
 func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
+	if tx.withoutLinks() {
+		return -1, errNoLinks
+	}
 	if tx.pg {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7277)`); err != nil {
 			return -1, fmt.Errorf("lock the audit chain: %w", err)
@@ -825,7 +847,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		keys = append(keys, r.Entry.SubjectKeys...)
 	}
 	// Nothing is inserted before the end, so one read serves the batch.
-	stored, err := lookupLinks(ctx, tx.linkReader(), tx.links, tx.own, keys)
+	stored, err := lookupLinks(ctx, tx.linkSrc, tx.links, tx.own, keys)
 	if err != nil {
 		return -1, err
 	}

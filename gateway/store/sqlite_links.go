@@ -1,39 +1,45 @@
 package store
 
 import (
+	"bytes"
 	"context"
-	"embed"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"math"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bits-and-blooms/bloom/v3"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// On SQLite the person links (match key → person) live in a database file
-// of their own, written behind the audit log by a writer of their own.
+// On SQLite the person links (match key → person) are indexed outside the
+// database, written behind the audit log by a writer of their own.
 //
 // Writing them in the release's transaction cost one random-position
 // B-tree insert per key: three pages, six WAL writes, for every record, on
 // the one writer every release waits for. Instead a release's new links go
 // into pending_links in the main database, one row per audit entry,
 // appended at the end of the table in the release's transaction, so they
-// are exactly as durable as the entry.
+// are exactly as durable as the entry. pending_links is the log of every
+// link: its rows stay.
 //
 // Memory holds the queued links until the mover has written them into the
-// links database (in key order, a batch at a time, durably) and then
-// deleted their pending_links rows. Every look-up consults memory first,
-// then the links database, so a link is visible from the commit of its
-// release on. Opening the store moves whatever a crash left in
-// pending_links before anything reads; a move that is repeated changes
-// nothing (a key, once linked, keeps its person).
+// links index (linkindex.go: a batch at a time, durably, with the log's
+// last entry it holds). Every look-up consults memory first, then the
+// index, so a link is visible from the commit of its release on. Opening
+// the store replays into the index whatever the log has past that entry,
+// before anything reads; replaying changes nothing (a key, once linked,
+// keeps its person).
 //
-// Back up both files (docs/operations.md). PostgreSQL writes links
-// directly in the release's transaction: several replicas share it, and
-// memory is not shared.
+// Only the database file needs a backup: a missing index, or one from
+// another history of the database, is rebuilt from the log
+// (docs/operations.md). PostgreSQL writes links directly in the release's
+// transaction: several replicas share it, and memory is not shared.
 
 const (
 	// linkFlushEvery is how often the background writer moves queued links.
@@ -48,36 +54,28 @@ const (
 )
 
 // linkQueue is the links that are durable in pending_links but not yet in
-// links. The writer of a transaction adds its links after the commit, while
-// still holding the store's write lock; the background writer freezes what
-// is there, moves it and forgets it.
+// the index. The writer of a transaction adds its links after the commit,
+// while still holding the store's write lock; the background writer
+// freezes what is there, moves it and forgets it.
 type linkQueue struct {
 	flush  sync.Mutex // one mover at a time: a mover forgets only what it froze
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when frozen is forgotten
 	active map[string]string
-	frozen map[string]string // being moved into links
+	frozen map[string]string // being moved into the index
 	seq    int64             // the newest entry whose links are in active
 	limit  int               // linkQueueMax; tests lower it
-	// moved is the newest entry whose links are durable in the links
-	// database; deleted, the newest whose pending_links row is deleted.
-	// The next write transaction deletes the rows in between, so the mover
-	// never takes the writer for that.
-	moved, deleted int64
+	// moved is the newest log entry whose links are durable in the index.
+	moved int64
 
-	// filter holds every key in the links database or in the queue, so
-	// that looking up a key never linked, as most of a bulk load's are,
-	// costs no read of the links file (a Bloom filter: it may say a key
-	// is there that is not, never the reverse). nil until built at open,
-	// and for good once another process is seen moving links into the
-	// file: its keys are not in this filter. counted is link_count as this
-	// process knows it: committed, and with its move in flight. skipped
-	// counts the look-ups the filter saved.
-	filter            *bloom.BloomFilter
-	counted, inFlight int64
-	skipped           int64
-	log               *slog.Logger // told when the filter turns off; nil: no one
-	beforeCommit      func()       // tests: runs while a move is in flight
+	// filter holds every key in the index or in the queue, so that looking
+	// up a key never linked, as most of a bulk load's are, costs no read of
+	// the index (a Bloom filter: it may say a key is there that is not,
+	// never the reverse). Built at open; the index's lock keeps any other
+	// process from linking keys it would not hold. skipped counts the
+	// look-ups the filter saved.
+	filter  *bloom.BloomFilter
+	skipped int64
 
 	kick chan struct{}
 	stop chan struct{}
@@ -87,7 +85,7 @@ type linkQueue struct {
 
 // Sizing of the links filter: for twice the keys stored at open, and at
 // least linkFilterMin, with 1% false positives. Past that size it only lets
-// more look-ups through to the file, until the next open sizes it again.
+// more look-ups through to the index, until the next open sizes it again.
 const (
 	linkFilterMin = 4_000_000 // about 4.8 MB
 	linkFilterFP  = 0.01
@@ -100,7 +98,7 @@ func newLinkQueue() *linkQueue {
 }
 
 // get returns the queued person of a key, and whether the key may be in
-// the links database when it is not queued.
+// the index when it is not queued.
 func (q *linkQueue) get(k string) (person string, queued, stored bool) {
 	if q == nil {
 		return "", false, true
@@ -114,52 +112,10 @@ func (q *linkQueue) get(k string) (person string, queued, stored bool) {
 		return p, true, false
 	}
 	if q.filter != nil && !q.filter.TestString(k) {
+		q.skipped++
 		return "", false, false
 	}
 	return "", false, true
-}
-
-// filterHolds reports whether the filter still holds every key of the
-// links file, q being where it is read: whether link_count is what this
-// process's own moves made it. When another process has moved links in,
-// the filter is turned off for good.
-func (q *linkQueue) filterHolds(ctx context.Context, db querier) (bool, error) {
-	rows, err := db.QueryContext(ctx, `SELECT n FROM link_count`)
-	if err != nil {
-		return false, fmt.Errorf("read link count: %w", err)
-	}
-	var n int64
-	for rows.Next() {
-		err = rows.Scan(&n)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	rows.Close()
-	if err != nil {
-		return false, fmt.Errorf("read link count: %w", err)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	// Only more rows than this process's moves made, the one in flight
-	// included, mean another process; fewer is a snapshot read before
-	// this process's last move landed. Another process's move before that
-	// one was seen by the move itself (writeLinks), so the allowance for
-	// the move in flight hides nothing.
-	q.foreignIf(n > q.counted+q.inFlight)
-	return q.filter != nil, nil
-}
-
-// foreignIf turns the filter off for good when another process has moved
-// links into the file. Callers hold q.mu.
-func (q *linkQueue) foreignIf(moved bool) {
-	if !moved || q.filter == nil {
-		return
-	}
-	q.filter = nil
-	if q.log != nil {
-		q.log.Warn("another process moves person links into this store's links file; the links filter is off until the next start")
-	}
 }
 
 // add queues links committed by entries up to seq.
@@ -223,34 +179,24 @@ func (q *linkQueue) health() error {
 // link is one match key linked to a person.
 type link struct{ key, person string }
 
-// linksPath is the links database beside the main one.
-func linksPath(path string) string {
-	if inMemory(path) {
-		return ":memory:"
-	}
+// legacyLinksPath is the SQLite links file of earlier versions, beside the
+// main one; its links are carried into the log at open.
+func legacyLinksPath(path string) string {
 	return strings.TrimSuffix(path, ".db") + "-links.db"
 }
 
-//go:embed migrations/sqlite-links/*.sql
-var sqliteLinksMigrations embed.FS
-
-// openLinks opens (creating if needed) the links database: one writer
-// connection for the mover, every commit synced, and a read pool.
-func (s *SQL) openLinks(ctx context.Context, path string) error {
-	lpath := linksPath(path)
-	db, err := openSQLiteWriter(ctx, lpath, sqliteLinksMigrations, "migrations/sqlite-links", "synchronous(FULL)")
+// openLinks opens the links index: in a directory beside the database, or
+// in memory for an in-memory database.
+func (s *SQL) openLinks(path string) error {
+	var fs vfs.FS
+	if inMemory(path) {
+		fs = vfs.NewMem()
+	}
+	x, err := openLinkIndex(indexDir(path), fs)
 	if err != nil {
 		return err
 	}
-	s.lw = &dbx{DB: db, stmts: newStmtCache()}
-	s.lr = s.lw
-	if !inMemory(path) {
-		rdb, err := openSQLiteReader(ctx, lpath)
-		if err != nil {
-			return err
-		}
-		s.lr = &dbx{DB: rdb, stmts: newStmtCache()}
-	}
+	s.idx = x
 	return nil
 }
 
@@ -288,9 +234,9 @@ func (s *SQL) stopLinkWriter() {
 	s.links.stop = nil
 }
 
-// flushLinks moves every queued link into the links database. Memory
-// forgets them only once they are durable there; a failure leaves them
-// queued, in memory and in pending_links, for the next attempt.
+// flushLinks moves every queued link into the index. Memory forgets them
+// only once they are durable there; a failure leaves them queued, in
+// memory and in the log, for the next attempt.
 func (s *SQL) flushLinks(ctx context.Context) error {
 	q := s.links
 	q.flush.Lock()
@@ -315,9 +261,8 @@ func (s *SQL) flushLinks(ctx context.Context) error {
 	return nil
 }
 
-// movePending moves the pending_links rows up to entry upTo into the links
-// database, linkRowsPerTx rows at a time, durably. The rows are deleted
-// later, by the next write transaction (deletePending).
+// movePending writes the log's links after the index's mark, up to entry
+// upTo, into the index, linkRowsPerTx rows at a time, durably.
 func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 	q := s.links
 	for {
@@ -334,8 +279,14 @@ func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 		if n == 0 {
 			return nil
 		}
-		if err := s.writeLinks(ctx, links); err != nil {
-			return err
+		m := indexMark{seq: last}
+		if last > 0 {
+			if m.hash, err = s.auditHash(ctx, last); err != nil {
+				return fmt.Errorf("read pending links: %w", err)
+			}
+		}
+		if err := s.idx.write(links, m); err != nil {
+			return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
 		}
 		q.mu.Lock()
 		q.moved = last
@@ -346,28 +297,15 @@ func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 	}
 }
 
-// deletePending deletes, in a write transaction, the pending_links rows
-// already moved, and returns up to which entry, for forgetDeleted after the
-// commit.
-func deletePending(ctx context.Context, tx *txx) (int64, error) {
-	q := tx.links
-	q.mu.Lock()
-	moved, deleted := q.moved, q.deleted
-	q.mu.Unlock()
-	if moved <= deleted {
-		return 0, nil
+// auditHash is the hash of the audit entry seq, or nil when there is none
+// (the entry was truncated away).
+func (s *SQL) auditHash(ctx context.Context, seq int64) ([]byte, error) {
+	var h []byte
+	err := s.r.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, seq).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_links WHERE seq <= ?`, moved); err != nil {
-		return 0, fmt.Errorf("forget moved links: %w", err)
-	}
-	return moved, nil
-}
-
-// forgetDeleted records that rows up to entry seq are deleted.
-func (q *linkQueue) forgetDeleted(seq int64) {
-	q.mu.Lock()
-	q.deleted = max(q.deleted, seq)
-	q.mu.Unlock()
+	return h, err
 }
 
 // readPending reads up to max pending_links rows after entry after, up to
@@ -391,162 +329,141 @@ func readPending(ctx context.Context, q querier, after, upTo int64, max int) (li
 	return links, last, n, rows.Err()
 }
 
-// writeLinks writes links into the links database, in key order so that
-// neighbouring inserts share B-tree pages, in one synced transaction.
-func (s *SQL) writeLinks(ctx context.Context, links []link) error {
-	slices.SortFunc(links, func(a, b link) int { return strings.Compare(a.key, b.key) })
-	args := make([][]any, len(links))
-	for i, l := range links {
-		args[i] = []any{l.key, l.person}
-	}
-	tx, err := s.lw.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
-	}
-	// The transaction holds the file's write lock from its start
-	// (BEGIN IMMEDIATE): the count read here is every move before this one,
-	// and no other process moves until this one has committed.
-	q := s.links
-	var n, before, after int64
-	err = tx.QueryRowContext(ctx, `SELECT n FROM link_count`).Scan(&n)
-	if err == nil {
-		q.mu.Lock()
-		q.foreignIf(n > q.counted)
-		q.mu.Unlock()
-		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
-	}
-	if err == nil {
-		err = insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, args)
-	}
-	if err == nil {
-		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
-	}
-	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE link_count SET n = n + ?`, after-before)
-	}
-	if err != nil {
-		tx.Rollback()
-		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
-	}
-	// What this process moves, its filter holds, whichever process queued
-	// it; and the count it will make is expected before it lands.
-	inserted := after - before
-	q.mu.Lock()
-	if q.filter != nil {
-		for _, l := range links {
-			q.filter.AddString(l.key)
-		}
-	}
-	q.inFlight += inserted
-	hook := q.beforeCommit
-	q.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	err = tx.Commit()
-	q.mu.Lock()
-	q.inFlight -= inserted
-	if err == nil {
-		q.counted += inserted
-	}
-	q.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("%w: write links: %w", ErrUnavailable, err)
-	}
-	return nil
-}
-
 // SetLogger gives the store a logger for what it notices outside any call:
-// on SQLite, another process moving person links into its links file.
+// on SQLite, the links index's errors and rebuilds.
 func (s *SQL) SetLogger(l *slog.Logger) {
-	if s.links != nil {
-		s.links.mu.Lock()
-		s.links.log = l
-		s.links.mu.Unlock()
+	if s.idx != nil {
+		s.idx.log.Store(l)
 	}
 }
 
-// buildLinkFilter fills the links filter with every key of the links
-// database. It runs at open, after recoverLinks and before anything looks
-// a link up; the queue adds every key linked after that.
-func (s *SQL) buildLinkFilter(ctx context.Context) error {
-	// One transaction: the count and the keys agree, whatever another
-	// process moves meanwhile.
-	tx, err := s.lw.BeginTx(ctx, nil)
+// buildLinkFilter fills the links filter with every key of the index. It
+// runs at open, after recoverLinks and before anything looks a link up;
+// the queue adds every key linked after that.
+func (s *SQL) buildLinkFilter() error {
+	n, err := s.idx.count()
 	if err != nil {
-		return fmt.Errorf("store: fill the links filter: %w", err)
-	}
-	defer tx.Rollback()
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT n FROM link_count`).Scan(&n); err != nil {
 		return fmt.Errorf("store: size the links filter: %w", err)
 	}
 	f := bloom.NewWithEstimates(uint(max(linkFilterMin, 2*n)), linkFilterFP)
-	rows, err := tx.QueryContext(ctx, `SELECT key FROM links`)
-	if err != nil {
-		return fmt.Errorf("store: fill the links filter: %w", err)
-	}
-	defer rows.Close()
-	var k []byte
-	for rows.Next() {
-		if err := rows.Scan(&k); err != nil {
-			return fmt.Errorf("store: fill the links filter: %w", err)
-		}
-		f.Add(k)
-	}
-	if err := rows.Err(); err != nil {
+	if err := s.idx.eachKey(func(k []byte) { f.Add(k) }); err != nil {
 		return fmt.Errorf("store: fill the links filter: %w", err)
 	}
 	s.links.mu.Lock()
-	s.links.filter, s.links.counted = f, n
+	s.links.filter = f
 	s.links.mu.Unlock()
 	return nil
 }
 
-// recoverLinks, before the store serves anything, moves the links of a
-// database from before the links database into it, then whatever a crash
-// left in pending_links.
-func (s *SQL) recoverLinks(ctx context.Context) error {
-	for {
-		var links []link
-		rows, err := s.db.QueryContext(ctx, `SELECT key, person FROM links LIMIT ?`, 5000)
-		if err == nil {
-			for rows.Next() {
-				var l link
-				if err = rows.Scan(&l.key, &l.person); err != nil {
-					break
-				}
-				links = append(links, l)
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if err == nil && len(links) > 0 {
-			if err = s.writeLinks(ctx, links); err == nil {
-				_, err = s.writeTx(ctx, func(tx *txx) error {
-					for _, l := range links {
-						if _, err := tx.ExecContext(ctx, `DELETE FROM links WHERE key = ?`, l.key); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
-		}
+// recoverLinks, before the store serves anything, carries the links of
+// earlier versions into the log, checks that the index belongs to this
+// database (rebuilding it from the log if not), and replays into it what
+// the log holds past its mark.
+func (s *SQL) recoverLinks(ctx context.Context, path string) error {
+	carried, err := s.carryLegacyLinks(ctx, path)
+	if err != nil {
+		return fmt.Errorf("store: carry the person links of an earlier version into the log: %w", err)
+	}
+	m, ok, err := s.idx.mark()
+	if err != nil {
+		return fmt.Errorf("%w: read the links index: %w", ErrUnavailable, err)
+	}
+	trusted := ok && !carried
+	if trusted {
+		// The index holds the log up to its mark only if the audit entry
+		// there is the one it saw: a database restored from a backup, or
+		// another database's index, has another (or none).
+		h, err := s.auditHash(ctx, m.seq)
 		if err != nil {
-			return fmt.Errorf("store: move the person links into the links database: %w", err)
+			return fmt.Errorf("store: check the links index: %w", err)
 		}
-		if len(links) == 0 {
-			break
+		trusted = m.seq > 0 && h != nil && bytes.Equal(h, m.hash)
+	}
+	from := m.seq
+	if !trusted {
+		from = math.MinInt64
+		if ok {
+			if err := s.idx.wipe(); err != nil {
+				return fmt.Errorf("%w: empty the links index for a rebuild: %w", ErrUnavailable, err)
+			}
 		}
 	}
-	if err := s.movePending(ctx, 1<<62); err != nil {
+	s.links.moved = from
+	if err := s.movePending(ctx, math.MaxInt64); err != nil {
 		return fmt.Errorf("store: index the person links left by the last run: %w", err)
 	}
-	_, err := s.writeTx(ctx, func(*txx) error { return nil }) // deletes the moved rows
-	return err
+	return nil
+}
+
+// carryLegacyLinks moves links kept by earlier versions into the log, as
+// rows with seq ≤ 0 (before every entry's): those of the main database's
+// links table (before migration 00014) and those of the links file
+// tumar-links.db (before the index), which it then deletes. It reports
+// whether it carried any, so that the index is rebuilt with them.
+func (s *SQL) carryLegacyLinks(ctx context.Context, path string) (bool, error) {
+	var carried int64
+	_, err := s.writeTx(ctx, func(tx *txx) error {
+		n, err := carryRows(ctx, tx, "links")
+		carried += n
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	old := legacyLinksPath(path)
+	if inMemory(path) {
+		return carried > 0, nil
+	}
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+		return carried > 0, nil
+	}
+	// The writer is one connection: the attached file stays attached for
+	// the transaction below.
+	if _, err := s.db.DB.ExecContext(ctx, `ATTACH DATABASE ? AS legacy`, old); err != nil {
+		return false, err
+	}
+	// A crash after this commit and before the file is deleted carries
+	// its rows again at the next open: the same links, so the index,
+	// keeping each key's first person, is the same.
+	_, err = s.writeTx(ctx, func(tx *txx) error {
+		n, err := carryRows(ctx, tx, "legacy.links")
+		carried += n
+		return err
+	})
+	_, derr := s.db.DB.ExecContext(ctx, `DETACH DATABASE legacy`)
+	if err != nil {
+		return false, err
+	}
+	if derr != nil {
+		return false, derr
+	}
+	for _, f := range []string{old, old + "-wal", old + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+	}
+	return carried > 0, nil
+}
+
+// carryRows appends the (key, person) rows of table to the log, below its
+// lowest seq and 0, one row per key; from the main database's own links
+// table it then deletes them.
+func carryRows(ctx context.Context, tx *txx, table string) (int64, error) {
+	var low int64
+	if err := tx.QueryRowContext(ctx, `SELECT min(0, coalesce(min(seq), 0)) FROM pending_links`).Scan(&low); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO pending_links (seq, person, keys)
+		SELECT ? - row_number() OVER (ORDER BY key), person, key FROM `+table, low)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 || table != "links" {
+		return n, err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM links`)
+	return n, err
 }
 
 // queueLinks records the links an audit entry makes: in pending_links on
@@ -556,11 +473,14 @@ func queueLinks(ctx context.Context, tx *txx, seq int64, person string, keys []s
 	if len(keys) == 0 {
 		return nil
 	}
-	if tx.links == nil {
+	if tx.pg {
 		for _, k := range keys {
 			tx.pending = append(tx.pending, []any{k, person})
 		}
 		return nil
+	}
+	if tx.links == nil {
+		return errNoLinks
 	}
 	tx.pending = append(tx.pending, []any{seq, person, strings.Join(keys, "\n")})
 	if tx.own == nil {
@@ -572,6 +492,14 @@ func queueLinks(ctx context.Context, tx *txx, seq int64, person string, keys []s
 	}
 	return nil
 }
+
+// errNoLinks is the answer of a store opened without its links index to a
+// release.
+var errNoLinks = errors.New("store: opened without its person links index, for audit and quarantine work: releases need the process that holds the index")
+
+// withoutLinks reports whether the transaction is on an SQLite store
+// opened without its links index, where nothing may be released.
+func (t *txx) withoutLinks() bool { return !t.pg && t.links == nil }
 
 // forgetSince drops the transaction's own links from the n-th on, after a
 // rollback to a savepoint undid them.
@@ -590,7 +518,7 @@ func writePending(ctx context.Context, tx *txx) error {
 		return nil
 	}
 	var err error
-	if tx.links == nil {
+	if tx.pg {
 		err = insertRows(ctx, tx, `INSERT INTO links (key, person) VALUES `, ` ON CONFLICT (key) DO NOTHING`, tx.pending)
 	} else {
 		err = insertRows(ctx, tx, `INSERT INTO pending_links (seq, person, keys) VALUES `, "", tx.pending)
@@ -602,18 +530,66 @@ func writePending(ctx context.Context, tx *txx) error {
 	return nil
 }
 
+// linkSource is where links are read from past memory: SQLite's index, or
+// PostgreSQL's links table.
+type linkSource interface {
+	lookup(ctx context.Context, keys []string, found map[string]string) error
+}
+
+// sqlLinks is a links table, read through q.
+type sqlLinks struct{ q querier }
+
+func (l sqlLinks) lookup(ctx context.Context, keys []string, found map[string]string) error {
+	return storedLinks(ctx, l.q, keys, found)
+}
+
+// logLinks reads links from the log itself, for a store opened without
+// its index (an audit report beside the running gateway): a scan of the
+// log per key, seconds at a million entries. A key's person is that of the
+// first row that links it, as in the index.
+type logLinks struct{ q querier }
+
+func (l logLinks) lookup(ctx context.Context, keys []string, found map[string]string) error {
+	for _, k := range keys {
+		rows, err := l.q.QueryContext(ctx, `SELECT person FROM pending_links
+			WHERE instr(char(10) || keys || char(10), char(10) || ? || char(10)) > 0 ORDER BY seq LIMIT 1`, k)
+		if err != nil {
+			return fmt.Errorf("read links: %w", err)
+		}
+		for rows.Next() {
+			var p string
+			if err = rows.Scan(&p); err != nil {
+				break
+			}
+			found[k] = p
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("read links: %w", err)
+		}
+	}
+	return nil
+}
+
+// links is where the store reads links outside a transaction.
+func (s *SQL) linkSrc() linkSource {
+	switch {
+	case s.pg:
+		return sqlLinks{s.r}
+	case s.idx != nil:
+		return s.idx
+	default:
+		return logLinks{s.r}
+	}
+}
+
 // lookupLinks is lookupLinks for a read outside a transaction: it waits,
 // like every read, until what it may see is durable.
 func (s *SQL) lookupLinks(ctx context.Context, keys []string) (map[string]string, error) {
-	var (
-		found map[string]string
-		err   error
-	)
-	if s.lr != nil {
-		found, err = lookupLinks(ctx, s.lr, s.links, nil, keys)
-	} else {
-		found, err = lookupLinks(ctx, s.r, nil, nil, keys)
-	}
+	found, err := lookupLinks(ctx, s.linkSrc(), s.links, nil, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -621,11 +597,11 @@ func (s *SQL) lookupLinks(ctx context.Context, keys []string) (map[string]string
 }
 
 // lookupLinks returns the persons the keys are linked to: the
-// transaction's own new links, then the queued ones, then the table.
-func lookupLinks(ctx context.Context, q querier, queue *linkQueue, own map[string]string, keys []string) (map[string]string, error) {
+// transaction's own new links, then the queued ones, then the index or
+// table.
+func lookupLinks(ctx context.Context, src linkSource, queue *linkQueue, own map[string]string, keys []string) (map[string]string, error) {
 	found := make(map[string]string, len(keys))
 	rest := make([]string, 0, len(keys))
-	var absent []string // not in the filter: not in the links file either, if the filter still holds
 	for _, k := range keys {
 		if p, ok := own[k]; ok {
 			found[k] = p
@@ -637,25 +613,10 @@ func lookupLinks(ctx context.Context, q querier, queue *linkQueue, own map[strin
 			found[k] = p
 		case stored:
 			rest = append(rest, k)
-		default:
-			absent = append(absent, k)
-		}
-	}
-	if len(absent) > 0 {
-		holds, err := queue.filterHolds(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		if holds {
-			queue.mu.Lock()
-			queue.skipped += int64(len(absent))
-			queue.mu.Unlock()
-		} else {
-			rest = append(rest, absent...)
 		}
 	}
 	if len(rest) == 0 {
 		return found, nil
 	}
-	return found, storedLinks(ctx, q, rest, found)
+	return found, src.lookup(ctx, rest, found)
 }

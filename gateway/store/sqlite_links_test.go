@@ -1,13 +1,15 @@
 package store
 
 import (
-	"bytes"
+	"database/sql"
+	"os"
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,16 +29,18 @@ func releaseLinked(t *testing.T, s *SQL, id string, keys ...string) string {
 	return e.Subject
 }
 
-// countRows counts a table's rows: links in the links database, the others
-// in the main one.
+// countRows counts a table's rows: "links" counts the keys of the links
+// index, the others the main database's rows.
 func countRows(t *testing.T, s *SQL, table string) int {
 	t.Helper()
-	db := s.db.DB
-	if table == "links" {
-		db = s.lw.DB
-	}
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+	if table == "links" {
+		if err := s.idx.eachKey(func([]byte) { n++ }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := s.db.DB.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -76,17 +80,17 @@ func TestQueuedLinksAreVisibleAndMoved(t *testing.T) {
 	if _, queued, _ := s.links.get("k:a"); queued {
 		t.Fatal("memory still queues a moved link")
 	}
-	// The next write transaction deletes the moved rows, and adds its own.
+	// The log keeps every row: the index can be rebuilt from it.
 	if got := releaseLinked(t, s, "m3", "k:z", "k:c"); got != p1 {
 		t.Fatalf("a release sharing a moved key went to %q, want %q", got, p1)
 	}
-	if n := countRows(t, s, "pending_links"); n != 1 {
-		t.Fatalf("pending_links holds %d rows after the next write, want 1 (m3's)", n)
+	if n := countRows(t, s, "pending_links"); n != 3 {
+		t.Fatalf("pending_links holds %d rows after the next write, want 3", n)
 	}
 }
 
 // A crash between the commit and the move loses no link: the next open
-// moves what pending_links holds before anything reads.
+// replays what the log holds past the index's mark before anything reads.
 func TestQueuedLinksSurviveACrash(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tumar.db")
@@ -102,8 +106,8 @@ func TestQueuedLinksSurviveACrash(t *testing.T) {
 	}
 	s = openAt(t, path)
 	defer s.Close()
-	if n := countRows(t, s, "pending_links"); n != 0 {
-		t.Fatalf("pending_links holds %d rows after recovery", n)
+	if n := countRows(t, s, "pending_links"); n != 2500 {
+		t.Fatalf("pending_links holds %d rows after recovery, want 2500", n)
 	}
 	if n := countRows(t, s, "links"); n != 5000 {
 		t.Fatalf("links holds %d rows after recovery, want 5000", n)
@@ -282,72 +286,227 @@ func TestLinkFilterSkipsKeysNeverLinked(t *testing.T) {
 	}
 }
 
-// A second process on the same files (`tumar connector run` beside the
-// server) links keys the first's filter never saw. Once they are in the
-// links file the first finds them, whichever process moved them.
-func TestLinkFilterSeesAnotherProcesssLinks(t *testing.T) {
+// A links file of an earlier version (tumar-links.db) is carried into the
+// log and the index at the first open, then deleted.
+func TestLinksOfAnEarlierLinksFileAreCarried(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		done func(t *testing.T, a, b *SQL)
-	}{
-		{"the other moves them", func(t *testing.T, a, b *SQL) {
-			if err := b.Close(); err != nil { // its last move
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	p := releaseLinked(t, s, "m1", "k:pending")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", "file:"+legacyLinksPath(path)+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE links (key TEXT PRIMARY KEY, person TEXT NOT NULL) WITHOUT ROWID`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if _, err := old.Exec(`INSERT INTO links VALUES (?, ?)`, fmt.Sprintf("file:%d", i), fmt.Sprintf("p%d", i%5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s = openAt(t, path)
+	defer s.Close()
+	if _, err := os.Stat(legacyLinksPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the earlier links file is still there: %v", err)
+	}
+	if n := countRows(t, s, "links"); n != 3001 {
+		t.Fatalf("the index holds %d links, want 3001", n)
+	}
+	if got, err := s.Person(ctx, []string{"file:2999"}); err != nil || got != "p4" {
+		t.Fatalf("Person(file:2999) = %q, %v; want p4", got, err)
+	}
+	if got, err := s.Person(ctx, []string{"k:pending"}); err != nil || got != p {
+		t.Fatalf("Person(k:pending) = %q, %v; want %q", got, err, p)
+	}
+	if got := releaseLinked(t, s, "m2", "new:1", "file:7"); got != "p2" {
+		t.Fatalf("a release sharing a carried key went to %q, want p2", got)
+	}
+	// The carried rows are in the log: a rebuild finds them too.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(indexDir(path)); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	if got, err := s.Person(ctx, []string{"file:3"}); err != nil || got != "p3" {
+		t.Fatalf("after a rebuild, Person(file:3) = %q, %v; want p3", got, err)
+	}
+}
+
+// The index is derived from the log: deleted, it is rebuilt at the next
+// open with every link.
+func TestLinksIndexIsRebuiltWhenLost(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	persons := map[string]string{}
+	for i := range 2100 { // more than one move
+		k := fmt.Sprintf("k:%d", i)
+		persons[k] = releaseLinked(t, s, fmt.Sprintf("m%d", i), k)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(indexDir(path)); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	defer s.Close()
+	if n := countRows(t, s, "links"); n != 2100 {
+		t.Fatalf("the rebuilt index holds %d links, want 2100", n)
+	}
+	for k, want := range persons {
+		if got, err := s.Person(ctx, []string{k}); err != nil || got != want {
+			t.Fatalf("after the rebuild, Person(%s) = %q, %v; want %q", k, got, err, want)
+		}
+	}
+}
+
+// A database restored from a backup, beside an index that has moved on,
+// gets an index of its own history: links of entries it never had are
+// gone, and its own are all there.
+func TestLinksIndexOfAnotherHistoryIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tumar.db")
+	s := openAt(t, path)
+	kept := releaseLinked(t, s, "m1", "k:kept")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	releaseLinked(t, s, "m2", "k:lost")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path + "-wal", path + "-shm"} {
+		os.Remove(f)
+	}
+	if err := os.WriteFile(path, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	defer s.Close()
+	if got, err := s.Person(ctx, []string{"k:lost"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a link of an entry the restored database never had: Person = %q, %v", got, err)
+	}
+	if got, err := s.Person(ctx, []string{"k:kept"}); err != nil || got != kept {
+		t.Fatalf("Person(k:kept) = %q, %v; want %q", got, err, kept)
+	}
+	// The restored database's next entry takes the lost one's seq; its
+	// key is linked to its own person.
+	other := releaseLinked(t, s, "m2b", "k:other")
+	if got, err := s.Person(ctx, []string{"k:other"}); err != nil || got != other {
+		t.Fatalf("Person(k:other) = %q, %v; want %q", got, err, other)
+	}
+}
+
+// A second process cannot open the store while one has it: the index is
+// locked, and the error says what to do, naming no key.
+func TestSecondProcessIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	releaseLinked(t, s, "m1", "canary-key-Aigerim")
+	_, err := OpenSQLite(context.Background(), path)
+	if !errors.Is(err, ErrLinksInUse) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a second open: %v, want ErrLinksInUse", err)
+	}
+	if strings.Contains(err.Error(), "Aigerim") || !strings.Contains(err.Error(), "one process at a time") {
+		t.Fatalf("the error: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := openAt(t, path)
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A key keeps its first person in the index, whatever is written over it
+// later and however the index compacts.
+func TestLinksIndexKeepsTheFirstPerson(t *testing.T) {
+	x, err := openLinkIndex("idx", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.close()
+	for i, p := range []string{"first", "second", "third"} {
+		if err := x.write([]link{{"k:a", p}, {fmt.Sprintf("k:%d", i), p}}, indexMark{seq: int64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			if err := x.db.Flush(); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"they move while this one's move is in flight", func(t *testing.T, a, b *SQL) {
-			releaseLinked(t, a, "m1b", "k:x", "k:y", "k:z") // more keys to move than the other will
-			if err := b.flushLinks(ctx); err != nil {       // up to its own entry: not m1b
-				t.Fatal(err)
-			}
-			releaseLinked(t, b, "m1c", "k:b-later") // deletes the moved rows: this one's move will not see them
-			b.stopLinkWriter()
-			if err := b.closeHandles(); err != nil {
-				t.Fatal(err)
-			}
-			// No look-up here before this one's move starts.
-			var during string
-			a.links.mu.Lock()
-			a.links.beforeCommit = func() { during, _ = a.Person(ctx, []string{"k:from-b"}) }
-			a.links.mu.Unlock()
-			if err := a.flushLinks(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if during == "" {
-				t.Fatal("a look-up while this process's move was in flight missed the other process's link")
-			}
-		}},
-		{"this one moves them", func(t *testing.T, a, b *SQL) {
-			b.stopLinkWriter()
-			if err := b.closeHandles(); err != nil { // died before its move
-				t.Fatal(err)
-			}
-			releaseLinked(t, a, "m1a", "k:other") // a move reaches the other's rows only past them
-			if err := a.flushLinks(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "tumar.db")
-			a := openAt(t, path)
-			defer a.Close()
-			var logged bytes.Buffer
-			a.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
-			b := openAt(t, path) // opening moves what is pending: nothing yet
-			releaseLinked(t, a, "m0", "k:a")
-			p := releaseLinked(t, b, "m1", "k:doc", "k:from-b")
-			tc.done(t, a, b)
-			if got, err := a.Person(ctx, []string{"k:from-b"}); err != nil || got != p {
-				t.Fatalf("Person = %q, %v; want the other process's %q", got, err, p)
-			}
-			if got := releaseLinked(t, a, "m2", "k:from-b", "k:phone"); got != p {
-				t.Fatalf("a release sharing the other process's key went to %q, want %q", got, p)
-			}
-			if off := strings.Contains(logged.String(), "links filter is off"); off != (tc.name != "this one moves them") || strings.Contains(logged.String(), "k:") {
-				t.Fatalf("log: %q", logged.String())
-			}
-		})
+		}
+	}
+	check := func(when string) {
+		found := map[string]string{}
+		if err := x.lookup(context.Background(), []string{"k:a", "k:2", "k:none"}, found); err != nil {
+			t.Fatal(err)
+		}
+		if found["k:a"] != "first" || found["k:2"] != "third" || len(found) != 2 {
+			t.Fatalf("%s: %v, want k:a first, k:2 third", when, found)
+		}
+	}
+	check("before compaction")
+	if err := x.db.Compact(context.Background(), linkPrefix, linkEnd, true); err != nil {
+		t.Fatal(err)
+	}
+	check("after compaction")
+	if m, ok, err := x.mark(); err != nil || !ok || m.seq != 3 {
+		t.Fatalf("mark = %+v, %v, %v; want seq 3", m, ok, err)
+	}
+}
+
+// Beside the process that holds the index, the store opens without it for
+// audit work: it finds persons from the log (queued links included) and
+// refuses every release.
+func TestStoreWithoutLinksBesideTheGateway(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	defer s.Close()
+	moved := releaseLinked(t, s, "m1", "k:a", "k:b")
+	if err := s.flushLinks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.stopLinkWriter()
+	queued := releaseLinked(t, s, "m2", "k:c")
+	releaseLinked(t, s, "m3", "k:d", "k:a") // k:a keeps its first person
+
+	ro, err := OpenSQLiteWithoutLinks(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for k, want := range map[string]string{"k:a": moved, "k:b": moved, "k:c": queued, "k:d": moved} {
+		if got, err := ro.Person(ctx, []string{k}); err != nil || got != want {
+			t.Fatalf("without the index, Person(%s) = %q, %v; want %q", k, got, err, want)
+		}
+	}
+	if _, err := ro.Person(ctx, []string{"k:"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a prefix of a key matched: %v", err)
+	}
+	if log, err := ro.AuditLog(ctx, 0, 10); err != nil || len(log) != 3 {
+		t.Fatalf("the audit log without the index: %d entries, %v", len(log), err)
+	}
+	for _, keys := range [][]string{nil, {"k:a"}, {"k:new"}} {
+		m, e := testRelease("m9")
+		e.SubjectKeys = keys
+		if err := ro.Release(ctx, m, e); !errors.Is(err, errNoLinks) {
+			t.Fatalf("a release (keys %v) without the index: %v", keys, err)
+		}
 	}
 }

@@ -190,3 +190,55 @@ func TestFailedSyncFailsABatchsDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// LatestSubmission answers a submission it found only once it is durable,
+// and "none" at once, without waiting for a sync in progress.
+func TestLatestSubmissionWaitsOnlyForWhatItFound(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
+	defer open()
+	s.wal.sync = func(f *os.File) error {
+		<-gate
+		return f.Sync()
+	}
+	m, e := testRelease("m1")
+	m.SourceRecordID, m.ContentHash = "CASE-1", "h1"
+	released := make(chan error, 1)
+	go func() { released <- s.Release(ctx, m, e) }()
+	found, foundDone := false, make(chan error, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for !found && time.Now().Before(deadline) { // until the commit is in, unsynced
+		var n int
+		s.db.DB.QueryRow(`SELECT count(*) FROM submissions`).Scan(&n)
+		found = n == 1
+	}
+	if !found {
+		t.Fatal("the release was not committed")
+	}
+	if ok, done := returnsWithin(2*time.Second, func() error {
+		_, err := s.LatestSubmission(ctx, "ngo", "CASE-2", "errp", "p")
+		return err
+	}); !ok {
+		t.Fatal("LatestSubmission of a record never submitted waited for the sync")
+	} else if err := <-done; !errors.Is(err, ErrNotFound) {
+		t.Fatalf("LatestSubmission of a record never submitted: %v", err)
+	}
+	go func() {
+		_, err := s.LatestSubmission(ctx, "ngo", "CASE-1", "errp", "p")
+		foundDone <- err
+	}()
+	select {
+	case err := <-foundDone:
+		t.Fatalf("LatestSubmission answered an unsynced submission (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	open()
+	if err := <-foundDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+}
