@@ -57,6 +57,7 @@ type txx struct {
 	// PostgreSQL); pending, fresh and own are this transaction's new links
 	// (sqlite_links.go).
 	links   *linkQueue
+	subs    *submitted // SQLite's filter of records ever submitted; nil: none
 	linkSrc linkSource // where links past memory are read
 	pending [][]any
 	fresh   []link

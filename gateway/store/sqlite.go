@@ -47,6 +47,9 @@ type SQL struct {
 	links *linkQueue
 	idx   *linkIndex
 	wmu   sync.Mutex
+	// subs is SQLite's filter of the records ever submitted
+	// (sqlite_submitted.go); nil on PostgreSQL and without the index.
+	subs *submitted
 }
 
 var _ Store = (*SQL)(nil)
@@ -109,6 +112,10 @@ func openSQLite(ctx context.Context, path string, withLinks bool) (*SQL, error) 
 		return nil, err
 	}
 	if err := s.buildLinkFilter(); err != nil {
+		s.closeHandles()
+		return nil, err
+	}
+	if s.subs, err = buildSubmitted(ctx, s.r); err != nil {
 		s.closeHandles()
 		return nil, err
 	}
@@ -224,7 +231,7 @@ func latestSubmissions(ctx context.Context, tx *txx, rs []Release) (map[subKey]S
 	seen := map[[2]string]bool{}
 	for _, r := range rs {
 		m := r.Message
-		if k := [2]string{m.Source, m.SourceRecordID}; m.SourceRecordID != "" && !seen[k] {
+		if k := [2]string{m.Source, m.SourceRecordID}; m.SourceRecordID != "" && !seen[k] && tx.subs.mayHave(m.Source, m.SourceRecordID) {
 			seen[k] = true
 			bySource[m.Source] = append(bySource[m.Source], m.SourceRecordID)
 		}
@@ -315,6 +322,9 @@ func (s *SQL) LatestSubmission(ctx context.Context, source, sourceRecordID, dest
 	// needs no wait (a wait for the sync in progress, on every exchange):
 	// submissions are never deleted, so an earlier state said nothing else,
 	// and the release checks again in its own transaction.
+	if !s.subs.mayHave(source, sourceRecordID) {
+		return nil, ErrNotFound
+	}
 	sub, err := latestSubmission(ctx, unsettled{s.r}, source, sourceRecordID, destination, purpose)
 	if err == nil {
 		err = s.r.settle()
@@ -531,6 +541,7 @@ func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err
 		return 0, fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
 	}
 	tx.links = s.links
+	tx.subs = s.subs
 	tx.linkSrc = s.linkSrc()
 	if s.pg {
 		tx.linkSrc = sqlLinks{tx}
@@ -864,6 +875,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 				return i, dup
 			}
 			subs = append(subs, row)
+			tx.subs.add(m.Source, m.SourceRecordID)
 		}
 		newKeys, err := resolvePerson(e, stored, batchLinks)
 		if err != nil {
