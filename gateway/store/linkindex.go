@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"strings"
 	"sync/atomic"
 
@@ -35,6 +36,7 @@ import (
 // pebble locks its directory to one process: on SQLite one process at a
 // time may release records (PostgreSQL has no such limit).
 type linkIndex struct {
+	hot  hotLinks
 	db   *pebble.DB
 	lock *pebble.Lock
 	fs   vfs.FS
@@ -125,6 +127,7 @@ func (x *linkIndex) close() error {
 
 // wipe empties the index, for a rebuild from the log.
 func (x *linkIndex) wipe() error {
+	x.hot.clear()
 	if err := x.db.DeleteRange(linkPrefix, linkEnd, pebble.NoSync); err != nil {
 		return err
 	}
@@ -154,6 +157,10 @@ func (x *linkIndex) lookup(_ context.Context, keys []string, found map[string]st
 	}
 	buf := make([]byte, 0, 80)
 	for _, k := range keys {
+		if p, ok := x.hot.get(k); ok {
+			found[k] = p
+			continue
+		}
 		buf = append(append(buf[:0], linkPrefix...), k...)
 		if !it.SeekPrefixGE(buf) || !bytes.Equal(it.Key(), buf) {
 			continue
@@ -164,6 +171,7 @@ func (x *linkIndex) lookup(_ context.Context, keys []string, found map[string]st
 			return fmt.Errorf("read links: %w", err)
 		}
 		found[k] = string(v)
+		x.hot.put(k, found[k])
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("read links: %w", err)
@@ -270,4 +278,50 @@ func (l indexLogger) Fatalf(format string, args ...any) {
 		lg.Error(msg)
 	}
 	panic(msg)
+}
+
+// hotLinks holds the links found in the index most recently, so that a
+// person referred again soon (by another agency, or in the next rows of
+// a register's export) costs no index read. A link never changes once
+// made, so nothing here goes stale; a rebuild empties it. Two generations
+// of at most hotLinksMax each: a link found in the older one moves to the
+// newer, and the older is dropped when the newer fills. The keys are keyed
+// pseudonyms, as in the queue and the filter, never identities.
+type hotLinks struct {
+	mu       sync.Mutex
+	cur, old map[string]string
+}
+
+const hotLinksMax = 32_768 // two generations: about 12 MB at most
+
+func (h *hotLinks) get(k string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.cur[k]; ok {
+		return p, true
+	}
+	p, ok := h.old[k]
+	if ok {
+		h.putLocked(k, p)
+	}
+	return p, ok
+}
+
+func (h *hotLinks) put(k, p string) {
+	h.mu.Lock()
+	h.putLocked(k, p)
+	h.mu.Unlock()
+}
+
+func (h *hotLinks) putLocked(k, p string) {
+	if h.cur == nil || len(h.cur) >= hotLinksMax {
+		h.old, h.cur = h.cur, make(map[string]string, 1024)
+	}
+	h.cur[k] = p
+}
+
+func (h *hotLinks) clear() {
+	h.mu.Lock()
+	h.cur, h.old = nil, nil
+	h.mu.Unlock()
 }

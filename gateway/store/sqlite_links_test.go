@@ -510,3 +510,60 @@ func TestStoreWithoutLinksBesideTheGateway(t *testing.T) {
 		}
 	}
 }
+
+// The hot links keep at most two generations, move a link found in the
+// older one to the newer, and are emptied by a rebuild.
+func TestHotLinks(t *testing.T) {
+	var h hotLinks
+	for i := range hotLinksMax { // the first generation, full
+		h.put(fmt.Sprintf("k:%d", i), "p")
+	}
+	h.put("n:0", "q") // starts the second
+	if _, ok := h.get("k:0"); !ok {
+		t.Fatal("a link of the older generation is gone")
+	}
+	for i := 1; i < hotLinksMax-1; i++ { // fills the second, with k:0 moved in
+		h.put(fmt.Sprintf("n:%d", i), "q")
+	}
+	h.put("z", "r") // starts the third, dropping the first
+	if _, ok := h.get("k:1"); ok {
+		t.Fatal("a link two generations old is still held")
+	}
+	if p, ok := h.get("k:0"); !ok || p != "p" {
+		t.Fatalf("a link found again, moved to the newer generation: %q, %v", p, ok)
+	}
+	if p, ok := h.get("n:5"); !ok || p != "q" {
+		t.Fatalf("a link of the last full generation: %q, %v", p, ok)
+	}
+	if n := len(h.cur) + len(h.old); n > 2*hotLinksMax {
+		t.Fatalf("%d links held, want at most %d", n, 2*hotLinksMax)
+	}
+	h.clear()
+	if _, ok := h.get("n:5"); ok {
+		t.Fatal("a link survives clear")
+	}
+}
+
+// A rebuild empties the hot links with the index: a link the rebuilt
+// index no longer has is not served from memory.
+func TestRebuildEmptiesTheHotLinks(t *testing.T) {
+	x, err := openLinkIndex("idx", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.close()
+	if err := x.write([]link{{"k:a", "p1"}}, indexMark{seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	if err := x.lookup(context.Background(), []string{"k:a"}, found); err != nil || found["k:a"] != "p1" {
+		t.Fatalf("lookup: %v, %v", found, err)
+	}
+	if err := x.wipe(); err != nil {
+		t.Fatal(err)
+	}
+	found = map[string]string{}
+	if err := x.lookup(context.Background(), []string{"k:a"}, found); err != nil || len(found) != 0 {
+		t.Fatalf("after a wipe: %v, %v", found, err)
+	}
+}
