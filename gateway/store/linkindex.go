@@ -9,8 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
