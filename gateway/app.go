@@ -53,13 +53,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	mods := policy.Default()
-	if cfg.Policy.Dir != "" {
-		if mods, err = policy.FromDir(cfg.Policy.Dir); err != nil {
-			return nil, err
-		}
-	}
-	engine, err := policy.New(ctx, mods)
+	engine, err := OpenPolicy(ctx, cfg.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -104,15 +98,28 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	return a, nil
 }
 
+// OpenPolicy prepares the configured policy: the embedded default, or the
+// one in policy.dir, whose tests must pass.
+func OpenPolicy(ctx context.Context, c config.Policy) (*policy.Engine, error) {
+	mods := policy.Default()
+	if c.Dir != "" {
+		var err error
+		if mods, err = policy.FromDir(c.Dir); err != nil {
+			return nil, err
+		}
+	}
+	return policy.New(ctx, mods)
+}
+
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, c config.Store) (*store.SQL, error) {
 	return openStore(ctx, c, true)
 }
 
 // OpenStoreWithoutLinks opens the configured store for the commands that
-// release nothing and look no person up (audit, quarantine): on SQLite it
-// leaves the person links index alone, so they run beside the gateway that
-// holds it.
+// release nothing (audit, quarantine, delivery, the register's events): on
+// SQLite it leaves the person links index alone, so they run beside the
+// gateway that holds it.
 func OpenStoreWithoutLinks(ctx context.Context, c config.Store) (*store.SQL, error) {
 	return openStore(ctx, c, false)
 }

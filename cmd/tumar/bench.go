@@ -15,7 +15,7 @@ import (
 func newBenchCmd() *cobra.Command {
 	var (
 		quick, asJSON    bool
-		only, cpuprofile string
+		only, cpuprofile, keep string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -37,7 +37,7 @@ A full run takes about 5 minutes and 4 GB of scratch disk; --quick
 runs a scaled-down version in under a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := perf.Options{Quick: quick}
+			opt := perf.Options{Quick: quick, Dir: keep}
 			if only != "" {
 				opt.Only = strings.Split(only, ",")
 			}
@@ -71,5 +71,6 @@ runs a scaled-down version in under a minute.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as one JSON object")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	cmd.Flags().StringVar(&only, "only", "", "run only these scenarios, comma-separated (a,b,c,d,e)")
+	cmd.Flags().StringVar(&keep, "keep", "", "keep each scenario's gateway (database, links index, keys) in this directory, for inspection")
 	return cmd
 }

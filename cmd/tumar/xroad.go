@@ -73,13 +73,14 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, err := gateway.Open(cmd.Context(), cfg, log)
+			// Without the links index: it runs beside the gateway.
+			store, err := gateway.OpenStoreWithoutLinks(cmd.Context(), cfg.Store)
 			if err != nil {
 				return err
 			}
-			defer app.Close()
+			defer store.Close()
 			host, _ := os.Hostname()
-			st, err := connectors.DeliverAs(cmd.Context(), app.Store, cfg.XRoad.ERRPAgency, conn, max, fmt.Sprintf("%s/%d", host, os.Getpid()), lease)
+			st, err := connectors.DeliverAs(cmd.Context(), store, cfg.XRoad.ERRPAgency, conn, max, fmt.Sprintf("%s/%d", host, os.Getpid()), lease)
 			if st != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "delivered %d crime reports; %d refused by the register\n", st.Delivered, len(st.Refused))
 				for _, r := range st.Refused {
@@ -111,13 +112,18 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 				return err
 			}
 			defer pool.Close()
-			app, err := gateway.Open(cmd.Context(), cfg, log)
+			engine, err := gateway.OpenPolicy(cmd.Context(), cfg.Policy)
 			if err != nil {
 				return err
 			}
-			defer app.Close()
+			// Without the links index: it runs beside the gateway.
+			store, err := gateway.OpenStoreWithoutLinks(cmd.Context(), cfg.Store)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
 			const cursorName = "errp-export"
-			cur, err := app.Store.Cursor(cmd.Context(), cursorName)
+			cur, err := store.Cursor(cmd.Context(), cursorName)
 			if err != nil {
 				return err
 			}
@@ -126,13 +132,13 @@ func newXRoadCmd(log *slog.Logger) *cobra.Command {
 				since, _ = time.Parse(time.RFC3339Nano, cur)
 			}
 			x := &errp.Export{Pool: pool, Table: cfg.XRoad.ExportTable, Agency: cfg.XRoad.ERRPAgency}
-			rep, err := x.Poll(cmd.Context(), app.Store, since, limit, app.Policy.Revision())
+			rep, err := x.Poll(cmd.Context(), store, since, limit, engine.Revision())
 			if rep != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "recorded %d case events, %d seen before, %d refused\n", rep.Recorded, rep.Duplicates, len(rep.Refused))
 				for _, r := range rep.Refused {
 					fmt.Fprintln(cmd.OutOrStdout(), "  "+r)
 				}
-				if serr := app.Store.SetCursor(cmd.Context(), cursorName, rep.Cursor.UTC().Format(time.RFC3339Nano)); serr != nil && err == nil {
+				if serr := store.SetCursor(cmd.Context(), cursorName, rep.Cursor.UTC().Format(time.RFC3339Nano)); serr != nil && err == nil {
 					err = serr
 				}
 			}

@@ -404,11 +404,11 @@ func readHead(ctx context.Context, tx *txx) (*auditHead, error) {
 // linkSubject resolves the entry's match keys to a person and returns the
 // keys not yet linked, for queueLinks once the entry has its sequence number.
 func linkSubject(ctx context.Context, tx *txx, e *audit.Entry) ([]string, error) {
+	if len(e.SubjectKeys) == 0 {
+		return nil, nil // an entry about no one, or about a person already known
+	}
 	if tx.withoutLinks() {
 		return nil, errNoLinks
-	}
-	if len(e.SubjectKeys) == 0 {
-		return nil, nil
 	}
 	stored, err := lookupLinks(ctx, tx.linkSrc, tx.links, tx.own, e.SubjectKeys)
 	if err != nil {

@@ -495,7 +495,7 @@ func queueLinks(ctx context.Context, tx *txx, seq int64, person string, keys []s
 
 // errNoLinks is the answer of a store opened without its links index to a
 // release.
-var errNoLinks = errors.New("store: opened without its person links index, for audit and quarantine work: releases need the process that holds the index")
+var errNoLinks = errors.New("store: opened without its person links index, for audit, quarantine and delivery work: releases, and entries that link a person, need the process that holds the index")
 
 // withoutLinks reports whether the transaction is on an SQLite store
 // opened without its links index, where nothing may be released.

@@ -502,6 +502,17 @@ func TestStoreWithoutLinksBesideTheGateway(t *testing.T) {
 	if log, err := ro.AuditLog(ctx, 0, 10); err != nil || len(log) != 3 {
 		t.Fatalf("the audit log without the index: %d entries, %v", len(log), err)
 	}
+	// Entries about no one new (a delivery, a case event, a checkpoint's
+	// neighbours) are appended; an entry that would link keys is refused.
+	_, plain := testRelease("a1")
+	if err := ro.Audit(ctx, plain); err != nil {
+		t.Fatalf("an entry linking no one, without the index: %v", err)
+	}
+	_, keyed := testRelease("a2")
+	keyed.SubjectKeys = []string{"k:z"}
+	if err := ro.Audit(ctx, keyed); !errors.Is(err, errNoLinks) {
+		t.Fatalf("an entry linking keys, without the index: %v", err)
+	}
 	for _, keys := range [][]string{nil, {"k:a"}, {"k:new"}} {
 		m, e := testRelease("m9")
 		e.SubjectKeys = keys
