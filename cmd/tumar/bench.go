@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		quick, asJSON    bool
+		quick, asJSON          bool
 		only, cpuprofile, keep string
 	)
 	cmd := &cobra.Command{
