@@ -18,6 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tumarproject/tumar/crypto/keys/vaulttest"
+	"github.com/tumarproject/tumar/gateway"
+	"github.com/tumarproject/tumar/gateway/config"
 )
 
 func tumar(t testing.TB, args ...string) (string, error) {
@@ -462,6 +464,20 @@ func TestAuditCommands(t *testing.T) {
 	if out, err := tumar(t, "connector", "run", "sezim-csv", "--config", cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// The audit commands run beside the gateway, which holds the store's
+	// links index; a second releasing process is refused, and says why.
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := gateway.Open(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if out, err := tumar(t, "connector", "run", "sezim-csv", "--config", cfg); err == nil || !strings.Contains(err.Error(), "one process at a time") {
+		t.Fatalf("a connector run beside the gateway: %v\n%s", err, out)
+	}
 	if out, err := tumar(t, "audit", "checkpoint", "--config", cfg); err != nil || !strings.Contains(out, "up to entry 3") {
 		t.Fatalf("checkpoint: %v\n%s", err, out)
 	}
@@ -488,6 +504,7 @@ func TestAuditCommands(t *testing.T) {
 	if strings.Contains(out, "AIGUL") || strings.Contains(out, "Айгүл") {
 		t.Fatal("the report repeats the identity")
 	}
+	app.Close()
 	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tumar.db"))
 	db.Exec(`UPDATE audit SET entry = replace(entry, '"purpose":"criminal-referral"', '"purpose":"support-services"') WHERE seq = 2`)
 	db.Close()
