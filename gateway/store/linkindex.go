@@ -3,15 +3,18 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -56,12 +59,14 @@ var (
 // index open.
 var ErrLinksInUse = errors.New("store: another process has this store open")
 
-// indexMark is the log's last entry the index holds: its seq, and the hash
-// of the audit entry of that seq (nil for rows carried over from before
-// the log, seq ≤ 0), which ties the index to one history of the database.
+// indexMark is the log's last entry the index holds: its seq, the hash of
+// the log's row there, and the hash of the audit entry of that seq (nil for
+// rows carried over from before the log, seq ≤ 0). They tie the index to
+// one history of the database (SQL.markHolds).
 type indexMark struct {
-	seq  int64
-	hash []byte
+	seq   int64
+	row   []byte // 32 bytes
+	audit []byte
 }
 
 // keepFirst is the merge operator of the links: the oldest value wins.
@@ -97,6 +102,9 @@ func openLinkIndex(dir string, fs vfs.FS) (*linkIndex, error) {
 	}
 	lock, err := pebble.LockDirectory(dir, fs)
 	if err != nil {
+		if !lockedByAnother(err) {
+			return nil, fmt.Errorf("%w: lock the links index %s: %w", ErrUnavailable, dir, err)
+		}
 		return nil, fmt.Errorf("%w: %w: its links index %s is locked (%w); on SQLite one process at a time may release records: stop the other one, or use PostgreSQL", ErrUnavailable, ErrLinksInUse, dir, err)
 	}
 	x := &linkIndex{lock: lock, fs: fs, dir: dir}
@@ -119,22 +127,35 @@ func openLinkIndex(dir string, fs vfs.FS) (*linkIndex, error) {
 	return x, nil
 }
 
+// lockedByAnother reports whether a lock failed because another process
+// (or this one) holds it, rather than for want of permission or space.
+func lockedByAnother(err error) bool {
+	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN) ||
+		strings.Contains(err.Error(), "lock held by current process")
+}
+
 // close closes the index and lets another process open it.
 func (x *linkIndex) close() error {
 	err := x.db.Close()
 	return errors.Join(err, x.lock.Close())
 }
 
-// wipe empties the index, for a rebuild from the log.
+// wipe empties the index, for a rebuild from the log: the links, the mark
+// and the count go in one synced batch, so that a crash leaves either the
+// old index whole or an empty one.
 func (x *linkIndex) wipe() error {
 	x.hot.clear()
-	if err := x.db.DeleteRange(linkPrefix, linkEnd, pebble.NoSync); err != nil {
-		return err
-	}
 	b := x.db.NewBatch()
 	defer b.Close()
-	b.Delete(markKey, nil)
-	b.Delete(countKey, nil)
+	if err := b.DeleteRange(linkPrefix, linkEnd, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(markKey, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(countKey, nil); err != nil {
+		return err
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
@@ -214,18 +235,21 @@ func (x *linkIndex) mark() (m indexMark, ok bool, err error) {
 		return m, false, err
 	}
 	defer closer.Close()
-	if len(v) < 8 {
+	if len(v) < 8+sha256.Size {
 		return m, false, fmt.Errorf("links index: a mark of %d bytes", len(v))
 	}
 	m.seq = int64(binary.BigEndian.Uint64(v))
-	if len(v) > 8 {
-		m.hash = bytes.Clone(v[8:])
+	m.row = bytes.Clone(v[8 : 8+sha256.Size])
+	if len(v) > 8+sha256.Size {
+		m.audit = bytes.Clone(v[8+sha256.Size:])
 	}
 	return m, true, nil
 }
 
 func encodeMark(m indexMark) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(m.seq)), m.hash...)
+	b := binary.BigEndian.AppendUint64(nil, uint64(m.seq))
+	b = append(b, m.row...)
+	return append(b, m.audit...)
 }
 
 // count is about how many links the index holds: links written again (a
@@ -257,27 +281,47 @@ func (x *linkIndex) eachKey(fn func(key []byte)) error {
 	return errors.Join(it.Error(), it.Close())
 }
 
-// indexLogger passes pebble's messages to the store's logger, if it has
-// one; pebble's messages name files and levels, never a key or a value.
+// indexLogger passes pebble's errors to the store's logger, if it has one.
+// pebble's messages may quote a key; a key is a keyed pseudonym, not an
+// identity, but no key goes to a log either: only the numbers of a
+// message are kept, every other argument is replaced.
 type indexLogger struct{ x *linkIndex }
 
 func (l indexLogger) Infof(string, ...any) {}
 
 func (l indexLogger) Errorf(format string, args ...any) {
 	if lg := l.x.log.Load(); lg != nil {
-		lg.Error("links index: " + fmt.Sprintf(format, args...))
+		lg.Error("links index: " + fmt.Sprintf(format, redacted(args)...))
 	}
 }
 
 // Fatalf is for what pebble cannot go on from (a corrupt or unwritable
-// directory): like pebble's own logger, it ends the process, which reopens
-// and rebuilds the index from the log.
+// directory). pebble requires it not to return; like pebble's own logger
+// it ends the process, which reopens and rebuilds the index from the log.
+// A panic would not do: net/http would recover it in a handler's
+// goroutine and carry on with the index half-read.
 func (l indexLogger) Fatalf(format string, args ...any) {
-	msg := "links index: " + fmt.Sprintf(format, args...)
+	msg := "links index: " + fmt.Sprintf(format, redacted(args)...)
 	if lg := l.x.log.Load(); lg != nil {
 		lg.Error(msg)
+	} else {
+		fmt.Fprintln(os.Stderr, msg)
 	}
-	panic(msg)
+	os.Exit(1)
+}
+
+// redacted keeps the numbers among args and replaces the rest.
+func redacted(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch a.(type) {
+		case int, int64, int32, uint, uint64, uint32, float64, bool:
+			out[i] = a
+		default:
+			out[i] = "‹redacted›"
+		}
+	}
+	return out
 }
 
 // hotLinks holds the links found in the index most recently, so that a

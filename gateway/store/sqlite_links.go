@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type linkQueue struct {
 	limit  int               // linkQueueMax; tests lower it
 	// moved is the newest log entry whose links are durable in the index.
 	moved int64
+	// rebuilt tells that the last open rebuilt the index from the log.
+	rebuilt bool
 
 	// filter holds every key in the index or in the queue, so that looking
 	// up a key never linked, as most of a bulk load's are, costs no read of
@@ -269,7 +272,7 @@ func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 		q.mu.Lock()
 		from := q.moved
 		q.mu.Unlock()
-		links, last, n, err := readPending(ctx, s.r, from, upTo, linkRowsPerTx)
+		links, last, rowHash, n, err := readPending(ctx, s.r, from, upTo, linkRowsPerTx)
 		if err == nil {
 			err = s.wal.settle() // only durable releases' links are moved
 		}
@@ -279,9 +282,9 @@ func (s *SQL) movePending(ctx context.Context, upTo int64) error {
 		if n == 0 {
 			return nil
 		}
-		m := indexMark{seq: last}
+		m := indexMark{seq: last, row: rowHash}
 		if last > 0 {
-			if m.hash, err = s.auditHash(ctx, last); err != nil {
+			if m.audit, err = s.auditHash(ctx, last); err != nil {
 				return fmt.Errorf("read pending links: %w", err)
 			}
 		}
@@ -309,24 +312,47 @@ func (s *SQL) auditHash(ctx context.Context, seq int64) ([]byte, error) {
 }
 
 // readPending reads up to max pending_links rows after entry after, up to
-// entry upTo.
-func readPending(ctx context.Context, q querier, after, upTo int64, max int) (links []link, last int64, n int, err error) {
+// entry upTo, and the hash of the last one (logRowHash).
+func readPending(ctx context.Context, q querier, after, upTo int64, max int) (links []link, last int64, lastHash []byte, n int, err error) {
 	rows, err := q.QueryContext(ctx, `SELECT seq, person, keys FROM pending_links WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`, after, upTo, max)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, nil, 0, err
 	}
 	defer rows.Close()
+	var person, keys string
 	for rows.Next() {
-		var person, keys string
 		if err := rows.Scan(&last, &person, &keys); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, nil, 0, err
 		}
 		for k := range strings.SplitSeq(keys, "\n") {
 			links = append(links, link{k, person})
 		}
 		n++
 	}
-	return links, last, n, rows.Err()
+	if n > 0 {
+		lastHash = logRowHash(person, keys)
+	}
+	return links, last, lastHash, n, rows.Err()
+}
+
+// logRowHash identifies a row of the log by its content, for an index mark
+// at a row whose audit entry is gone (truncated) or never was (carried).
+func logRowHash(person, keys string) []byte {
+	h := sha256.Sum256([]byte(person + "\x00" + keys))
+	return h[:]
+}
+
+// logRow is the hash of the log's row seq, or nil when there is none.
+func (s *SQL) logRow(ctx context.Context, seq int64) ([]byte, error) {
+	var person, keys string
+	err := s.r.QueryRowContext(ctx, `SELECT person, keys FROM pending_links WHERE seq = ?`, seq).Scan(&person, &keys)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return logRowHash(person, keys), nil
 }
 
 // SetLogger gives the store a logger for what it notices outside any call:
@@ -370,14 +396,9 @@ func (s *SQL) recoverLinks(ctx context.Context, path string) error {
 	}
 	trusted := ok && !carried
 	if trusted {
-		// The index holds the log up to its mark only if the audit entry
-		// there is the one it saw: a database restored from a backup, or
-		// another database's index, has another (or none).
-		h, err := s.auditHash(ctx, m.seq)
-		if err != nil {
+		if trusted, err = s.markHolds(ctx, m); err != nil {
 			return fmt.Errorf("store: check the links index: %w", err)
 		}
-		trusted = m.seq > 0 && h != nil && bytes.Equal(h, m.hash)
 	}
 	from := m.seq
 	if !trusted {
@@ -388,11 +409,27 @@ func (s *SQL) recoverLinks(ctx context.Context, path string) error {
 			}
 		}
 	}
-	s.links.moved = from
+	s.links.moved, s.links.rebuilt = from, !trusted
 	if err := s.movePending(ctx, math.MaxInt64); err != nil {
 		return fmt.Errorf("store: index the person links left by the last run: %w", err)
 	}
 	return nil
+}
+
+// markHolds reports whether the index's mark is this database's: the
+// audit entry at its seq has the hash the index recorded, or, where that
+// entry is gone (truncated) or never was (carried rows), the log's row
+// there is the one it recorded. A database restored from a backup beside
+// a newer index, or another database's index, fails both.
+func (s *SQL) markHolds(ctx context.Context, m indexMark) (bool, error) {
+	if m.audit != nil {
+		h, err := s.auditHash(ctx, m.seq)
+		if err != nil || h != nil {
+			return err == nil && bytes.Equal(h, m.audit), err
+		}
+	}
+	h, err := s.logRow(ctx, m.seq)
+	return err == nil && h != nil && bytes.Equal(h, m.row), err
 }
 
 // carryLegacyLinks moves links kept by earlier versions into the log, as
@@ -425,7 +462,7 @@ func (s *SQL) carryLegacyLinks(ctx context.Context, path string) (bool, error) {
 	// A crash after this commit and before the file is deleted carries
 	// its rows again at the next open: the same links, so the index,
 	// keeping each key's first person, is the same.
-	_, err = s.writeTx(ctx, func(tx *txx) error {
+	gen, err := s.writeTx(ctx, func(tx *txx) error {
 		n, err := carryRows(ctx, tx, "legacy.links")
 		carried += n
 		return err
@@ -436,6 +473,10 @@ func (s *SQL) carryLegacyLinks(ctx context.Context, path string) (bool, error) {
 	}
 	if derr != nil {
 		return false, derr
+	}
+	// The file goes only once its rows are durable in the log.
+	if err := s.durable(gen); err != nil {
+		return false, err
 	}
 	for _, f := range []string{old, old + "-wal", old + "-shm"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -1,18 +1,19 @@
 package store
 
 import (
-	"database/sql"
-	"os"
-	"strings"
-
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/cockroachdb/pebble/v2/vfs"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/tumarproject/tumar/gateway/audit"
 )
@@ -309,6 +310,17 @@ func TestLinksOfAnEarlierLinksFileAreCarried(t *testing.T) {
 		}
 	}
 	old.Close()
+	// The file goes only once its rows are durable in the log: with the
+	// WAL's fsync failing, the open fails and the file stays.
+	walFsync = func(*os.File) error { return errors.New("disk gone") }
+	if failed, err := OpenSQLite(ctx, path); err == nil {
+		failed.Close()
+		t.Fatal("the store opened with a failing fsync")
+	}
+	walFsync = (*os.File).Sync
+	if _, err := os.Stat(legacyLinksPath(path)); err != nil {
+		t.Fatalf("the earlier links file went before its rows were durable: %v", err)
+	}
 	s = openAt(t, path)
 	defer s.Close()
 	if _, err := os.Stat(legacyLinksPath(path)); !errors.Is(err, os.ErrNotExist) {
@@ -442,7 +454,7 @@ func TestLinksIndexKeepsTheFirstPerson(t *testing.T) {
 	}
 	defer x.close()
 	for i, p := range []string{"first", "second", "third"} {
-		if err := x.write([]link{{"k:a", p}, {fmt.Sprintf("k:%d", i), p}}, indexMark{seq: int64(i + 1)}); err != nil {
+		if err := x.write([]link{{"k:a", p}, {fmt.Sprintf("k:%d", i), p}}, indexMark{seq: int64(i + 1), row: logRowHash(p, "k")}); err != nil {
 			t.Fatal(err)
 		}
 		if i == 1 {
@@ -563,7 +575,7 @@ func TestRebuildEmptiesTheHotLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.close()
-	if err := x.write([]link{{"k:a", "p1"}}, indexMark{seq: 1}); err != nil {
+	if err := x.write([]link{{"k:a", "p1"}}, indexMark{seq: 1, row: logRowHash("p1", "k:a")}); err != nil {
 		t.Fatal(err)
 	}
 	found := map[string]string{}
@@ -576,5 +588,61 @@ func TestRebuildEmptiesTheHotLinks(t *testing.T) {
 	found = map[string]string{}
 	if err := x.lookup(context.Background(), []string{"k:a"}, found); err != nil || len(found) != 0 {
 		t.Fatalf("after a wipe: %v, %v", found, err)
+	}
+}
+
+// The index is trusted, not rebuilt, at the next open when its mark's
+// audit entry has been truncated away (the log's row stands in for it),
+// and when the log so far holds only rows carried from an earlier
+// version; it is rebuilt when its mark names a row the database does not
+// have.
+func TestLinksIndexMarkWithoutItsAuditEntry(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	p := releaseLinked(t, s, "m1", "k:a")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path)
+	if s.links.rebuilt {
+		t.Fatal("an index in step with its database was rebuilt")
+	}
+	if _, err := s.db.DB.Exec(`DELETE FROM audit`); err != nil { // as retention would
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path)
+	if s.links.rebuilt {
+		t.Fatal("the index was rebuilt because its mark's audit entry was truncated")
+	}
+	if got, err := s.Person(ctx, []string{"k:a"}); err != nil || got != p {
+		t.Fatalf("Person(k:a) = %q, %v; want %q", got, err, p)
+	}
+	if _, err := s.db.DB.Exec(`UPDATE pending_links SET keys = 'k:other'`); err != nil { // another history
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path)
+	defer s.Close()
+	if !s.links.rebuilt {
+		t.Fatal("an index whose mark names a row this database does not have was trusted")
+	}
+	if got, err := s.Person(ctx, []string{"k:a"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the rebuild, Person(k:a) = %q, %v; want not found", got, err)
+	}
+}
+
+// pebble's messages reach the log with their numbers and nothing else: a
+// key it quotes does not.
+func TestIndexLoggerRedactsKeys(t *testing.T) {
+	var buf strings.Builder
+	x := &linkIndex{}
+	lg := slog.New(slog.NewTextHandler(&buf, nil))
+	x.log.Store(lg)
+	indexLogger{x}.Errorf("corruption in %s at key %q, level %d", "000123.sst", []byte("ktumar.internal:v1:canary-Aigerim"), 6)
+	out := buf.String()
+	if strings.Contains(out, "canary") || strings.Contains(out, "000123") || !strings.Contains(out, "level 6") {
+		t.Fatalf("logged: %s", out)
 	}
 }

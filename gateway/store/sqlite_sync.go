@@ -49,8 +49,12 @@ type walSyncer struct {
 	err     error // sticky: the first failed sync
 }
 
+// walFsync is how a new syncer syncs the WAL; tests replace it to fail
+// from the first open on.
+var walFsync = (*os.File).Sync
+
 func newWALSyncer(dbPath string) (*walSyncer, error) {
-	w := &walSyncer{path: dbPath + "-wal", sync: (*os.File).Sync}
+	w := &walSyncer{path: dbPath + "-wal", sync: walFsync}
 	w.cond = sync.NewCond(&w.mu)
 	if err := w.open(); err != nil {
 		return nil, err
