@@ -63,8 +63,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 
 // OpenSQLiteWithoutLinks opens the database file without its person links
 // index, beside the process that holds it: for reading, and for writes
-// that link no one (audit checkpoints, the quarantine). Releases and
-// identity look-ups fail on it.
+// that link no one (audit checkpoints, the quarantine, deliveries).
+// Releases, and entries with match keys, fail on it; a person is found by
+// reading the log of links itself.
 func OpenSQLiteWithoutLinks(ctx context.Context, path string) (*SQL, error) {
 	return openSQLite(ctx, path, false)
 }
