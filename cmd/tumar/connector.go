@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ import (
 	"github.com/tumarproject/tumar/crypto/keys"
 	"github.com/tumarproject/tumar/gateway"
 	"github.com/tumarproject/tumar/gateway/config"
+	"github.com/tumarproject/tumar/gateway/store"
 )
 
 // openers are the connector types this binary has.
@@ -64,6 +67,7 @@ func newConnectorCmd(log *slog.Logger) *cobra.Command {
 	var (
 		metricsFile         string
 		inFlight, batchSize int
+		remote              agencyFlags
 	)
 	run := &cobra.Command{
 		Use:   "run NAME",
@@ -74,22 +78,30 @@ position and reason. A gateway failure stops the run; run it again when the
 gateway is back: records already released are recognised and not sent twice.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, kc, c, err := openConnector(cmd.Context(), cfgPath, args[0], log)
+			var (
+				run *connectorRun
+				err error
+			)
+			if remote.ca != "" || remote.cert != "" || remote.key != "" {
+				run, err = openRemoteConnector(cmd.Context(), cfgPath, args[0], &remote)
+			} else {
+				run, err = openLocalConnector(cmd.Context(), cfgPath, args[0], log)
+			}
 			if err != nil {
 				return err
 			}
-			defer app.Close()
-			defer c.Close()
+			defer run.close()
+			kc, c := run.kc, run.c
 			reg := prometheus.NewRegistry()
-			r := &connectors.Runner{Connector: c, Source: kc.Agency, Sink: app.Exchange,
+			r := &connectors.Runner{Connector: c, Source: kc.Agency, Sink: run.sink,
 				Target:     connectors.Target{Destination: kc.Destination, Purpose: kc.Purpose, LegalBasis: kc.LegalBasis},
-				Quarantine: &connectors.Quarantine{Store: app.Store, Sealer: app.Keys.(keys.Sealer)},
+				Quarantine: &connectors.Quarantine{Store: run.store, Sealer: run.sealer},
 				Metrics:    connectors.NewMetrics(reg), Workers: inFlight, BatchSize: batchSize}
 			bar := progress(cmd.ErrOrStderr())
 			r.Progress = func(st connectors.Stats) { bar(st) }
 			st, err := r.Run(cmd.Context())
 			if cc, ok := c.(connectors.Cursored); ok && err == nil && cc.Cursor() != "" {
-				err = app.Store.SetCursor(cmd.Context(), kc.Name, cc.Cursor())
+				err = run.store.SetCursor(cmd.Context(), kc.Name, cc.Cursor())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: read %d, released %d, already released %d, quarantined %d\n", kc.Name, st.Read, st.Accepted, st.Duplicates, st.Rejected)
 			for code, n := range st.ByReason {
@@ -103,6 +115,7 @@ gateway is back: records already released are recognised and not sent twice.`,
 			return err
 		},
 	}
+	remote.register(run)
 	run.Flags().StringVar(&metricsFile, "metrics-textfile", "", "write the run's Prometheus metrics to this file (node exporter textfile format)")
 	run.Flags().IntVar(&inFlight, "in-flight", 256, "records in the pipeline at once; the gateway commits records in flight together, so more is faster up to its batch of 256")
 	run.Flags().IntVar(&batchSize, "batch-size", 2000, "rows read from the source at a time")
@@ -127,6 +140,101 @@ gateway is back: records already released are recognised and not sent twice.`,
 	mapCmd.Flags().BoolVar(&suggest, "suggest", false, "propose a mapping from the header row")
 	cmd.AddCommand(run, mapCmd, newQuarantineCmd(&cfgPath, log))
 	return cmd
+}
+
+// connectorRun is what a connector run needs: where it submits, and the
+// store and sealer of its quarantine and cursor.
+type connectorRun struct {
+	kc    *config.Connector
+	c     connectors.Connector
+	sink  connectors.Sink
+	store interface {
+		store.QuarantineStore
+		SetCursor(ctx context.Context, name, cursor string) error
+	}
+	sealer keys.Sealer
+	close  func()
+}
+
+// openLocalConnector runs the gateway in this process.
+func openLocalConnector(ctx context.Context, cfgPath, name string, log *slog.Logger) (*connectorRun, error) {
+	app, kc, c, err := openConnector(ctx, cfgPath, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return &connectorRun{kc: kc, c: c, sink: app.Exchange, store: app.Store, sealer: app.Keys.(keys.Sealer),
+		close: func() { c.Close(); app.Close() }}, nil
+}
+
+// openRemoteConnector submits through a running gateway (--gateway, --ca,
+// --cert, --key), as the agency of the certificate, which must be the
+// connector's; the quarantine and the cursor stay in the local store,
+// opened without the links index, beside the gateway.
+func openRemoteConnector(ctx context.Context, cfgPath, name string, af *agencyFlags) (*connectorRun, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	kc, ok := cfg.Connector(name)
+	if !ok {
+		return nil, fmt.Errorf("no connector %q in %s", name, cfgPath)
+	}
+	if err := certIsAgency(cfg, af.cert, kc.Agency); err != nil {
+		return nil, err
+	}
+	cl, err := af.client()
+	if err != nil {
+		return nil, err
+	}
+	k, err := gateway.OpenKeys(ctx, cfg.Keys, cfg.Domains())
+	if err != nil {
+		return nil, err
+	}
+	sealer, ok := k.(keys.Sealer)
+	if !ok {
+		closeKeys(k)
+		return nil, errors.New("the key backend cannot seal the quarantine")
+	}
+	st, err := gateway.OpenStoreWithoutLinks(ctx, cfg.Store)
+	if err != nil {
+		closeKeys(k)
+		return nil, err
+	}
+	done := func() { st.Close(); closeKeys(k) }
+	cursor, err := st.Cursor(ctx, kc.Name)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	c, err := connectors.Open(ctx, kc, cursor, openers)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	return &connectorRun{kc: kc, c: c, sink: connectors.RemoteSink{Client: cl}, store: st, sealer: sealer,
+		close: func() { c.Close(); done() }}, nil
+}
+
+// certIsAgency checks that the client certificate is the connector's
+// agency's: the gateway takes the source from the certificate alone.
+func certIsAgency(cfg *config.Config, certPath, agency string) error {
+	raw, err := os.ReadFile(certPath)
+	if err != nil {
+		return err
+	}
+	b, _ := pem.Decode(raw)
+	if b == nil {
+		return fmt.Errorf("%s holds no PEM certificate", certPath)
+	}
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", certPath, err)
+	}
+	a, ok := cfg.Agency(agency)
+	if !ok || a.Auth.MTLSCommonName != cert.Subject.CommonName {
+		return fmt.Errorf("%s is not the certificate of %s, the connector's agency", certPath, agency)
+	}
+	return nil
 }
 
 func openConnector(ctx context.Context, cfgPath, name string, log *slog.Logger) (*gateway.App, *config.Connector, connectors.Connector, error) {

@@ -29,6 +29,18 @@ func tumar(t testing.TB, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// addSezimConnector configures the connector sezim-csv (cases.csv through
+// mapping.yaml, ngo-sezim to errp) in the configuration file cfg.
+func addSezimConnector(cfg string) {
+	raw, _ := os.ReadFile(cfg)
+	var doc map[string]any
+	yaml.Unmarshal(raw, &doc)
+	doc["connectors"] = []map[string]any{{"name": "sezim-csv", "type": "csv", "agency": "ngo-sezim", "path": "cases.csv", "mapping": "mapping.yaml",
+		"destination": "errp", "purpose": "criminal-referral", "legal_basis": "victim-consent"}}
+	b, _ := yaml.Marshal(doc)
+	os.WriteFile(cfg, b, 0o600)
+}
+
 func TestPolicyTest(t *testing.T) {
 	out, err := tumar(t, "policy", "test")
 	if err != nil {
@@ -99,6 +111,32 @@ func TestDevInitKeysAndServe(t *testing.T) {
 			t.Fatalf("serve did not come up: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A connector beside the server: in process it is refused (one process
+	// releases at a time on SQLite); through the server's API, as its
+	// agency, it runs, and its quarantine stays in the local store.
+	os.WriteFile(filepath.Join(dir, "cases.csv"), []byte("Номер дела;Имя;Фамилия;Дата рождения\n"+
+		"SZ-1;Айгүл;Токтосунова;14.03.1996\nSZ-2;Канарейка;Канарейкова;31.02.1989\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte("source_id: \"Номер дела\"\ncolumns:\n  \"Имя\": prs_FirstName\n  \"Фамилия\": prs_SecondName\n  \"Дата рождения\": prs_Birthdate\n"), 0o600)
+	addSezimConnector(cfg)
+	if out, err := tumar(t, "connector", "run", "sezim-csv", "--config", cfg); err == nil || !strings.Contains(err.Error(), "one process at a time") {
+		t.Fatalf("an in-process connector beside the server: %v\n%s", err, out)
+	}
+	remote := []string{"connector", "run", "sezim-csv", "--config", cfg, "--gateway", "https://127.0.0.1:" + port, "--ca", filepath.Join(dir, "ca.pem")}
+	if out, err := tumar(t, append(remote, "--cert", filepath.Join(dir, "errp.pem"), "--key", filepath.Join(dir, "errp-key.pem"))...); err == nil ||
+		!strings.Contains(err.Error(), "not the certificate of ngo-sezim") {
+		t.Fatalf("another agency's certificate: %v\n%s", err, out)
+	}
+	remote = append(remote, "--cert", filepath.Join(dir, "ngo-sezim.pem"), "--key", filepath.Join(dir, "ngo-sezim-key.pem"))
+	if out, err := tumar(t, remote...); err != nil || !strings.Contains(out, "read 2, released 1, already released 0, quarantined 1") {
+		t.Fatalf("a connector through the server: %v\n%s", err, out)
+	}
+	if out, err := tumar(t, remote...); err != nil || !strings.Contains(out, "already released 1") {
+		t.Fatalf("the same rows again through the server: %v\n%s", err, out)
+	}
+	if out, _ := tumar(t, "connector", "quarantine", "list", "--config", cfg); !strings.Contains(out, "line 3") || strings.Contains(out, "Канарейка") {
+		t.Fatalf("the quarantine beside the server:\n%s", out)
 	}
 }
 
@@ -354,13 +392,7 @@ ignore: ["Любимый цвет"]
 	}
 	writeMapping("")
 	cfg := filepath.Join(dir, "config.yaml")
-	raw, _ := os.ReadFile(cfg)
-	var doc map[string]any
-	yaml.Unmarshal(raw, &doc)
-	doc["connectors"] = []map[string]any{{"name": "sezim-csv", "type": "csv", "agency": "ngo-sezim", "path": "cases.csv", "mapping": "mapping.yaml",
-		"destination": "errp", "purpose": "criminal-referral", "legal_basis": "victim-consent"}}
-	b, _ := yaml.Marshal(doc)
-	os.WriteFile(cfg, b, 0o600)
+	addSezimConnector(cfg)
 
 	metrics := filepath.Join(t.TempDir(), "run.prom")
 	out, err = tumar(t, "connector", "run", "sezim-csv", "--config", cfg, "--metrics-textfile", metrics)
@@ -454,13 +486,7 @@ func TestAuditCommands(t *testing.T) {
 		"SZ-1;Айгүл;Токтосунова;14.03.1996;Active\nSZ-2;Нурбек;Асаналиев;02.11.1989;Active\nSZ-3;Бермет;Жумабек кызы;21.07.2004;Closed\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "mapping.yaml"), []byte("source_id: \"Номер дела\"\ncolumns:\n  \"Имя\": prs_FirstName\n  \"Фамилия\": prs_SecondName\n  \"Дата рождения\": prs_Birthdate\n  \"Статус\": cas_Status\n"), 0o600)
 	cfg := filepath.Join(dir, "config.yaml")
-	raw, _ := os.ReadFile(cfg)
-	var doc map[string]any
-	yaml.Unmarshal(raw, &doc)
-	doc["connectors"] = []map[string]any{{"name": "sezim-csv", "type": "csv", "agency": "ngo-sezim", "path": "cases.csv", "mapping": "mapping.yaml",
-		"destination": "errp", "purpose": "criminal-referral", "legal_basis": "victim-consent"}}
-	b, _ := yaml.Marshal(doc)
-	os.WriteFile(cfg, b, 0o600)
+	addSezimConnector(cfg)
 	if out, err := tumar(t, "connector", "run", "sezim-csv", "--config", cfg); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
