@@ -26,6 +26,7 @@ func benchScenario(b *testing.B, run func(context.Context, *env, bool) ([]Result
 	b.ReportMetric(r.Seconds*1e9/float64(r.Records), "ns/record")
 	b.ReportMetric(r.PerSecond, "records/s")
 	b.ReportMetric(r.AllocsPerRecord, "allocs/record")
+	b.ReportMetric(r.CPUMicrosPerRecord, "cpu-us/record")
 	if r.P99Millis > 0 {
 		b.ReportMetric(r.P99Millis, "p99-ms")
 	}

@@ -43,9 +43,12 @@ type Result struct {
 	Seconds         float64 `json:"seconds"`
 	PerSecond       float64 `json:"records_per_second"`
 	AllocsPerRecord float64 `json:"allocs_per_record"`
-	PeakRSSMiB      float64 `json:"peak_rss_mib"`
-	P50Millis       float64 `json:"p50_ms,omitempty"`
-	P99Millis       float64 `json:"p99_ms,omitempty"`
+	// CPUMicrosPerRecord is the process's CPU time (user and system, every
+	// core) per record: throughput is bound by it once the cores are busy.
+	CPUMicrosPerRecord float64 `json:"cpu_us_per_record"`
+	PeakRSSMiB         float64 `json:"peak_rss_mib"`
+	P50Millis          float64 `json:"p50_ms,omitempty"`
+	P99Millis          float64 `json:"p99_ms,omitempty"`
 }
 
 // Target is one of issue 9's targets and whether this run met it.
@@ -179,9 +182,11 @@ func measure(scenario, desc string, n int, fn func() error) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	peak := sampleRSS()
+	cpu0 := cpuTime()
 	start := time.Now()
 	err := fn()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	rss := peak()
 	runtime.ReadMemStats(&after)
 	if err != nil {
@@ -189,9 +194,10 @@ func measure(scenario, desc string, n int, fn func() error) (Result, error) {
 	}
 	return Result{
 		Scenario: scenario, Description: desc, Records: n, Seconds: elapsed.Seconds(),
-		PerSecond:       float64(n) / elapsed.Seconds(),
-		AllocsPerRecord: float64(after.Mallocs-before.Mallocs) / float64(n),
-		PeakRSSMiB:      float64(rss) / (1 << 20),
+		PerSecond:          float64(n) / elapsed.Seconds(),
+		AllocsPerRecord:    float64(after.Mallocs-before.Mallocs) / float64(n),
+		CPUMicrosPerRecord: float64(cpu.Microseconds()) / float64(n),
+		PeakRSSMiB:         float64(rss) / (1 << 20),
 	}, nil
 }
 
@@ -227,6 +233,16 @@ func sampleRSS() func() uint64 {
 		defer mu.Unlock()
 		return max(peak, rss())
 	}
+}
+
+// cpuTime is the CPU time the process has used so far, user and system;
+// 0 where getrusage is not available.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // rss is the resident set size in bytes, from /proc; 0 where there is none.

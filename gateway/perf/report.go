@@ -53,7 +53,7 @@ func (r *Report) Print(w io.Writer) error {
 	}
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tclients\trecords\tseconds\trecords/s\tallocs/record\tpeak RSS MiB\tp50 ms\tp99 ms\t")
+	fmt.Fprintln(tw, "scenario\tclients\trecords\tseconds\trecords/s\tallocs/record\tCPU µs/record\tpeak RSS MiB\tp50 ms\tp99 ms\t")
 	for _, x := range r.Results {
 		clients, p50, p99 := "-", "-", "-"
 		if x.Clients > 0 {
@@ -62,7 +62,7 @@ func (r *Report) Print(w io.Writer) error {
 		if x.P99Millis > 0 {
 			p50, p99 = fmt.Sprintf("%.2f", x.P50Millis), fmt.Sprintf("%.2f", x.P99Millis)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t%.0f\t%.0f\t%s\t%s\t\n", x.Scenario, clients, x.Records, x.Seconds, x.PerSecond, x.AllocsPerRecord, x.PeakRSSMiB, p50, p99)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.0f\t%.0f\t%.1f\t%.0f\t%s\t%s\t\n", x.Scenario, clients, x.Records, x.Seconds, x.PerSecond, x.AllocsPerRecord, x.CPUMicrosPerRecord, x.PeakRSSMiB, p50, p99)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
