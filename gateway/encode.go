@@ -57,7 +57,7 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, r.Record...)
 	}
 	b = append(b, `,"fields":`...)
-	b = audit.AppendFields(b, r.Fields)
+	b = audit.AppendFieldsOf(b, r.Fields, r.encoded)
 	return append(b, '}'), nil
 }
 
@@ -75,7 +75,7 @@ func (r *Receipt) appendJSON(b []byte) []byte {
 	b = jsonx.AppendMember(b, "policy_revision", r.PolicyRevision)
 	if len(r.Fields) > 0 {
 		b = append(b, `,"fields":`...)
-		b = audit.AppendFields(b, r.Fields)
+		b = audit.AppendFieldsOf(b, r.Fields, r.encoded)
 	}
 	if r.Version != 0 {
 		b = append(b, `,"version":`...)

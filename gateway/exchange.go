@@ -52,6 +52,8 @@ type Receipt struct {
 	// Version counts the releases of one source record to one destination
 	// for one purpose; 0 when the submission had no source_record_id.
 	Version int `json:"version,omitempty"`
+
+	encoded *audit.EncodedFields // Fields encoded, shared with every record of the decision
 }
 
 // Released is what the destination receives: no identity unless the policy
@@ -70,6 +72,8 @@ type Released struct {
 	Subject        *Subject            `json:"subject,omitempty"`
 	Record         json.RawMessage     `json:"record"`
 	Fields         []audit.FieldAction `json:"fields"`
+
+	encoded *audit.EncodedFields // Fields encoded, shared with every record of the decision
 }
 
 // Subject carries the person's match-key pseudonyms in the destination's
@@ -193,7 +197,8 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		return dup, err
 	}
 	decisionID := uuid.Must(uuid.NewV7()).String()
-	subjectKeys, err := x.internalKeys(ctx, sub.Record)
+	mks := matchKeys(sub.Record)
+	subjectKeys, err := x.internalKeys(ctx, mks)
 	if err != nil {
 		return nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
 	}
@@ -213,7 +218,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if !dec.Allow {
 		return nil, x.deny(ctx, entry, dec)
 	}
-	released, err := x.transform(ctx, dst, sub, dec)
+	released, err := x.transform(ctx, dst, sub, dec, mks)
 	if err != nil {
 		return nil, x.fail(keyStage(err), err)
 	}
@@ -227,14 +232,15 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		}
 		released.subject.Keys = append([]string{p}, released.subject.Keys...)
 	}
-	entry.Outcome, entry.Fields = audit.Released, released.fields
+	entry.Outcome, entry.Fields, entry.Encoded = audit.Released, released.fields.List, released.fields
 	exchangeID := uuid.Must(uuid.NewV7()).String()
 	rel := &Released{
 		ExchangeID: exchangeID, DecisionID: decisionID, Source: src.ID, Destination: dst.ID,
 		Purpose: sub.Purpose, LegalBasis: sub.LegalBasis, PolicyRevision: dec.Revision, ReleasedAt: start.UTC(),
-		SourceRecordID: released.sourceRecord, Subject: released.subject, Record: released.record, Fields: released.fields,
+		SourceRecordID: released.sourceRecord, Subject: released.subject, Record: released.record, Fields: released.fields.List,
+		encoded: released.fields,
 	}
-	payload, err := rel.appendJSON(make([]byte, 0, 1024+len(released.record)+128*len(released.fields)))
+	payload, err := rel.appendJSON(make([]byte, 0, 1024+len(released.record)+len(released.fields.JSON)))
 	if err != nil {
 		return nil, x.fail("encode", unavailable("encode_failed", "the released record could not be encoded", err))
 	}
@@ -261,9 +267,9 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		}
 		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
 	}
-	x.metrics.released(src.ID, dst.ID, released.fields, x.now().Sub(start))
+	x.metrics.released(src.ID, dst.ID, released.fields.List, x.now().Sub(start))
 	return &Receipt{ExchangeID: exchangeID, DecisionID: decisionID, Outcome: audit.Released, Rule: dec.Rule, PolicyRevision: dec.Revision,
-		Fields: released.fields, Version: msg.Version}, nil
+		Fields: released.fields.List, Version: msg.Version, encoded: released.fields}, nil
 }
 
 func (x *Exchanger) parties(sub *Submission) (src, dst *config.Agency, err error) {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +24,7 @@ import (
 // released is a record after the policy's actions, ready to leave.
 type released struct {
 	record       json.RawMessage
-	fields       []audit.FieldAction
+	fields       *audit.EncodedFields
 	subject      *Subject
 	sourceRecord string // the source's record id, pseudonymised in the destination's domain
 }
@@ -51,11 +50,23 @@ func identityOf(r *htcds.Record) identity.Identity {
 	}
 }
 
-// matchInputs are the record's match keys as pseudonym inputs; none when the
-// record does not identify anyone well enough to link.
-func matchInputs(r *htcds.Record) [][]byte {
+// matchKeys are the record's match keys; none when the record does not
+// identify anyone well enough to link. An exchange normalises the identity
+// once: the keys serve the internal link and the destination's.
+func matchKeys(r *htcds.Record) []identity.MatchKey {
 	mks, err := identity.MatchKeys(identityOf(r))
 	if err != nil {
+		return nil
+	}
+	return mks
+}
+
+// matchInputs are the record's match keys as pseudonym inputs; none when the
+// record does not identify anyone well enough to link.
+func matchInputs(r *htcds.Record) [][]byte { return keyInputs(matchKeys(r)) }
+
+func keyInputs(mks []identity.MatchKey) [][]byte {
+	if len(mks) == 0 {
 		return nil
 	}
 	in := make([][]byte, len(mks))
@@ -78,8 +89,8 @@ func MatchInputs(record json.RawMessage) ([][]byte, error) {
 // internalKeys are the person's match keys in the gateway's own domain. The
 // store links them to a person, whose id audit entries carry; none when the
 // record names no one.
-func (x *Exchanger) internalKeys(ctx context.Context, r *htcds.Record) ([]string, error) {
-	in := matchInputs(r)
+func (x *Exchanger) internalKeys(ctx context.Context, mks []identity.MatchKey) ([]string, error) {
+	in := keyInputs(mks)
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -94,51 +105,85 @@ func (x *Exchanger) internalKeys(ctx context.Context, r *htcds.Record) ([]string
 	return out, nil
 }
 
-// transform applies the decision to every field. Pseudonyms are made in the
-// destination's domain in one call to the key backend.
-func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision) (*released, error) {
-	rec := sub.Record
-	actions := make([]policy.Action, len(htcds.Fields()))
-	fields := make([]audit.FieldAction, 0, rec.Len())
+// fieldPlan is what transform reads from a decision for a record's fields:
+// the action on each field, and the field decisions as they are audited and
+// released, encoded once. A cached decision is shared by every record with
+// the same fields (the decision cache's key holds their names in order), so
+// its plan is made once and attached to it.
+type fieldPlan struct {
+	ids     []htcds.FieldID // the record's fields it was made for, in order
+	actions []policy.Action // by field id
+	fields  *audit.EncodedFields
+}
+
+// planFor returns the decision's plan for rec's fields: the attached one
+// when it was made for the same fields, else a new one.
+func planFor(dec *policy.Decision, rec *htcds.Record) (*fieldPlan, error) {
+	if p, ok := dec.Attached().(*fieldPlan); ok && p.fits(rec) {
+		return p, nil
+	}
+	p := &fieldPlan{ids: make([]htcds.FieldID, 0, rec.Len()), actions: make([]policy.Action, len(htcds.Fields()))}
+	list := make([]audit.FieldAction, 0, rec.Len())
 	for _, e := range rec.Entries() {
 		f := e.Field()
 		fd, ok := dec.Fields[f.Name]
 		if !ok {
 			return nil, policyBroken(fmt.Errorf("no action for %s", f.Name))
 		}
-		actions[e.ID] = fd.Action
-		fields = append(fields, audit.FieldAction{Field: f.Name, Action: fd.Action.String(), Rule: fd.Rule})
+		p.ids = append(p.ids, e.ID)
+		p.actions[e.ID] = fd.Action
+		list = append(list, audit.FieldAction{Field: f.Name, Action: fd.Action.String(), Rule: fd.Rule})
 	}
+	p.fields = audit.EncodeFields(list)
+	dec.Attach(p)
+	return p, nil
+}
+
+// fits reports whether the plan was made for rec's fields.
+func (p *fieldPlan) fits(rec *htcds.Record) bool {
+	es := rec.Entries()
+	if len(es) != len(p.ids) {
+		return false
+	}
+	for i, e := range es {
+		if e.ID != p.ids[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// transform applies the decision to every field. Pseudonyms are made in the
+// destination's domain in one call to the key backend.
+func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision, mks []identity.MatchKey) (*released, error) {
+	rec := sub.Record
+	plan, err := planFor(dec, rec)
+	if err != nil {
+		return nil, err
+	}
+	actions := plan.actions
 	kept := func(id htcds.FieldID) bool { return actions[id] == policy.Keep }
 	var (
 		pending [][]byte // pseudonym inputs: pseudonymised fields, then the source record id, then match keys
-		slots   []int    // index in values of each pending field
-		values  = make([][]byte, rec.Len())
+		general = make([]string, rec.Len())
+		hasGen  = make([]bool, rec.Len())
 	)
 	for i, e := range rec.Entries() {
 		f := e.Field()
 		switch actions[e.ID] {
-		case policy.Keep:
-			v, err := e.JSON()
-			if err != nil {
-				return nil, unavailable("encode_failed", "a field could not be encoded", err)
-			}
-			values[i] = v
+		case policy.Keep, policy.Redact:
 		case policy.Pseudonymise:
 			in, err := pseudonymInput(e)
 			if err != nil {
 				return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "cannot_pseudonymise",
 					Message: "field " + f.Name + " cannot be pseudonymised: " + err.Error() + "; nothing was released", Err: errors.Join(ErrPrivacy, err)}
 			}
-			pending, slots = append(pending, in), append(slots, i)
+			pending = append(pending, in)
 		case policy.Generalise:
 			if f.Gen == htcds.NoGeneralization {
 				return nil, policyBroken(fmt.Errorf("generalise %s, which cannot be generalised", f.Name))
 			}
-			if s, ok := rec.Generalize(e.ID, kept); ok {
-				values[i] = jsonx.AppendString(nil, s) // as encoding/json writes it
-			}
-		case policy.Redact:
+			general[i], hasGen[i] = rec.Generalize(e.ID, kept)
 		default:
 			return nil, policyBroken(fmt.Errorf("unknown action %d", actions[e.ID]))
 		}
@@ -148,30 +193,56 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 		pending = append(pending, []byte("r\x00"+sub.Source+"\x00"+sub.SourceRecordID))
 	}
 	nBeforeKeys := len(pending)
-	pending = append(pending, linkableInputs(rec, actions)...)
-	out := &released{fields: fields}
+	pending = append(pending, linkableInputs(rec, actions, mks)...)
+	out := &released{fields: plan.fields}
+	var ps []keys.Pseudonym
 	if len(pending) > 0 {
-		ps, err := x.keys.Pseudonymize(ctx, dst.Domain, pending)
-		if err != nil {
+		if ps, err = x.keys.Pseudonymize(ctx, dst.Domain, pending); err != nil {
 			return nil, unavailable("pseudonymisation_failed", "the key store could not pseudonymise; nothing was released", err)
 		}
 		if len(ps) != len(pending) {
 			return nil, unavailable("pseudonymisation_failed", "the key store answered short; nothing was released", keys.ErrUnavailable)
 		}
-		for j, slot := range slots {
-			values[slot] = jsonx.AppendString(nil, ps[j].String())
-		}
 		if nBeforeKeys > nFields {
 			out.sourceRecord = ps[nFields].String()
 		}
 		if len(ps) > nBeforeKeys {
-			out.subject = &Subject{}
+			out.subject = &Subject{Keys: make([]string, 0, len(ps)-nBeforeKeys)}
 			for _, p := range ps[nBeforeKeys:] {
 				out.subject.Keys = append(out.subject.Keys, p.String())
 			}
 		}
 	}
-	out.record = encodeObject(rec, values)
+	// The released values as a JSON object in catalogue order, as
+	// encoding/json writes it.
+	b := make([]byte, 0, 96*rec.Len())
+	b = append(b, '{')
+	next := 0 // the next field pseudonym in ps
+	for i, e := range rec.Entries() {
+		a := actions[e.ID]
+		if a == policy.Redact || (a == policy.Generalise && !hasGen[i]) {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = jsonx.AppendString(b, e.Field().Name)
+		b = append(b, ':')
+		switch a {
+		case policy.Keep:
+			if b, err = e.AppendJSON(b); err != nil {
+				return nil, unavailable("encode_failed", "a field could not be encoded", err)
+			}
+		case policy.Pseudonymise:
+			b = append(b, '"') // a pseudonym's characters need no escaping (keys.ValidDomain, base64url)
+			b = ps[next].Append(b)
+			b = append(b, '"')
+			next++
+		case policy.Generalise:
+			b = jsonx.AppendString(b, general[i])
+		}
+	}
+	out.record = append(b, '}')
 	return out, nil
 }
 
@@ -186,11 +257,7 @@ var keyRoles = map[identity.Kind][]htcds.Role{
 // may have: a key is released only when none of the fields it is made from
 // was redacted. A generalised birth date still lets the destination link the
 // person (the key reveals no value); a redacted document or phone does not.
-func linkableInputs(rec *htcds.Record, actions []policy.Action) [][]byte {
-	mks, err := identity.MatchKeys(identityOf(rec))
-	if err != nil {
-		return nil
-	}
+func linkableInputs(rec *htcds.Record, actions []policy.Action, mks []identity.MatchKey) [][]byte {
 	var in [][]byte
 	for _, k := range mks {
 		if keyAllowed(rec, actions, keyRoles[k.Kind]) {
@@ -216,27 +283,6 @@ func keyAllowed(rec *htcds.Record, actions []policy.Action, roles []htcds.Role) 
 func policyBroken(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "policy_failed",
 		Message: "the release policy gave an answer that cannot be carried out; nothing was released", Err: errors.Join(ErrPrivacy, err)}
-}
-
-// encodeObject writes the released values as a JSON object in catalogue order.
-func encodeObject(rec *htcds.Record, values [][]byte) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
-	for i, e := range rec.Entries() {
-		if values[i] == nil {
-			continue
-		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		b.WriteString(strconv.Quote(e.Field().Name))
-		b.WriteByte(':')
-		b.Write(values[i])
-	}
-	b.WriteByte('}')
-	return b.Bytes()
 }
 
 // pseudonymInput is the normalised form of a field's value, prefixed with the

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/gateway/htcds"
 	"github.com/tumarproject/tumar/policy"
 )
 
@@ -125,5 +126,53 @@ func TestGatewayLinksOnAnySharedKey(t *testing.T) {
 	}
 	if log[3].Subject == log[0].Subject {
 		t.Fatal("two people were linked")
+	}
+}
+
+// Records that share a cached decision share its plan: the field
+// decisions are encoded once. A plan made for other fields is never used.
+func TestPlanIsSharedByTheRecordsOfOneDecision(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	first, second := sampleSubmission(t, "errp"), sampleSubmission(t, "errp")
+	decide := func(sub *Submission) (*policy.Decision, *fieldPlan) {
+		src, dst, err := f.ex.parties(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := f.ex.policy.Decide(ctx, policyInput(src, dst, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planFor(dec, sub.Record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dec, p
+	}
+	d1, p1 := decide(first)
+	d2, p2 := decide(second)
+	if d1 != d2 || p1 != p2 {
+		t.Fatalf("two records with the same fields: decisions %p and %p, plans %p and %p; want one of each", d1, d2, p1, p2)
+	}
+	// The same decision, asked for a record with one field fewer (as a
+	// decision without the cache could be): a plan of its own.
+	var fewer htcds.Record
+	for _, e := range first.Record.Entries()[1:] {
+		fewer.Set(e.ID, e.Value)
+	}
+	p3, err := planFor(d1, &fewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3 == p1 || len(p3.fields.List) != len(p1.fields.List)-1 {
+		t.Fatalf("a record with other fields took a plan of %d fields", len(p3.fields.List))
+	}
+	want, err := json.Marshal(p3.fields.List)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p3.fields.JSON) != string(want) {
+		t.Fatalf("encoded field decisions:\n got %s\nwant %s", p3.fields.JSON, want)
 	}
 }

@@ -118,6 +118,23 @@ type Decision struct {
 	Reasons  []string                 // why it was denied
 	Fields   map[string]FieldDecision // one per input field when allowed
 	Revision string                   // the policy revision that decided
+
+	attached atomic.Pointer[any] // see Attach
+}
+
+// Attach keeps v with the decision, for Attached to return. A cached
+// decision is shared by every exchange it decides, so what its user derives
+// from it alone (the gateway's encoded field decisions) can be derived once
+// and shared too. v must not be modified once attached; two racing Attach
+// calls must attach equal values.
+func (d *Decision) Attach(v any) { d.attached.Store(&v) }
+
+// Attached is what Attach kept, or nil.
+func (d *Decision) Attached() any {
+	if p := d.attached.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var (

@@ -118,19 +118,21 @@ type Pseudonym struct {
 // String renders "<domain>:v<epoch>:<base64url MAC>", the form pseudonyms take
 // wherever they leave the gateway.
 func (p Pseudonym) String() string {
-	var mac [43]byte // base64url of 32 bytes, on the stack: one allocation in all
-	base64.RawURLEncoding.Encode(mac[:base64.RawURLEncoding.EncodedLen(len(p.MAC))], p.MAC[:])
-	var b strings.Builder
-	b.Grow(len(p.Domain) + 14 + len(mac))
-	b.WriteString(p.Domain)
-	b.WriteString(":v")
-	b.WriteString(strconv.FormatUint(uint64(p.Epoch), 10))
-	b.WriteByte(':')
-	b.Write(mac[:base64.RawURLEncoding.EncodedLen(len(p.MAC))])
-	return b.String()
+	var buf [128]byte // a domain of at most 63 bytes, the epoch and 43 of base64url: on the stack
+	return string(p.Append(buf[:0]))
 }
 
-// MarshalText writes the string form.
+// Append appends the string form of the pseudonym. Its characters are
+// those of a domain (ValidDomain), digits, 'v', ':' and base64url's: none
+// needs escaping in JSON.
+func (p Pseudonym) Append(b []byte) []byte {
+	b = append(b, p.Domain...)
+	b = append(b, ":v"...)
+	b = strconv.AppendUint(b, uint64(p.Epoch), 10)
+	b = append(b, ':')
+	return base64.RawURLEncoding.AppendEncode(b, p.MAC[:])
+}
+
 func (p Pseudonym) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // ParsePseudonym reads the string form of a pseudonym.

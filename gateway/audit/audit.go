@@ -61,7 +61,11 @@ type Entry struct {
 	// Subject; they are not part of the entry.
 	SubjectKeys []string      `json:"-"`
 	Fields      []FieldAction `json:"fields,omitempty"`
-	Reasons     []string      `json:"reasons,omitempty"`
+	// Encoded, when it was made for Fields itself, is their JSON form,
+	// encoded once for every entry that shares them; it changes nothing
+	// in the entry's bytes.
+	Encoded *EncodedFields `json:"-"`
+	Reasons []string       `json:"reasons,omitempty"`
 	// Details are further facts of the event, never about the person: the
 	// X-Road message ids of a register's call, a case event's articles.
 	Details  map[string]string `json:"details,omitempty"`

@@ -40,7 +40,7 @@ func (e *Entry) appendHashed(b []byte) []byte {
 	}
 	if len(e.Fields) > 0 {
 		b = append(b, `,"fields":`...)
-		b = AppendFields(b, e.Fields)
+		b = AppendFieldsOf(b, e.Fields, e.Encoded)
 	}
 	if len(e.Reasons) > 0 {
 		b = append(b, `,"reasons":[`...)
@@ -78,6 +78,29 @@ func (e *Entry) appendHashed(b []byte) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// EncodedFields is a list of field decisions with its JSON form, encoded
+// once: records that share a policy decision share their field decisions,
+// in their audit entries, released records and receipts. Neither may be
+// modified once made.
+type EncodedFields struct {
+	List []FieldAction
+	JSON []byte
+}
+
+// EncodeFields encodes list once, as AppendFields writes it.
+func EncodeFields(list []FieldAction) *EncodedFields {
+	return &EncodedFields{List: list, JSON: AppendFields(nil, list)}
+}
+
+// AppendFieldsOf is AppendFields, taking the bytes from enc when enc was
+// made for fields itself (the same slice, not an equal one).
+func AppendFieldsOf(b []byte, fields []FieldAction, enc *EncodedFields) []byte {
+	if enc != nil && len(fields) > 0 && len(enc.List) == len(fields) && &enc.List[0] == &fields[0] {
+		return append(b, enc.JSON...)
+	}
+	return AppendFields(b, fields)
 }
 
 // AppendFields appends field decisions as a JSON array, byte for byte as

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -52,7 +53,43 @@ func randomEntry(r *rand.Rand) *Entry {
 	if r.IntN(2) == 0 {
 		e.Time = e.Time.In(time.FixedZone("", 6*3600))
 	}
+	switch r.IntN(3) {
+	case 1: // encoded once, as the gateway shares them
+		e.Encoded = EncodeFields(e.Fields)
+	case 2: // encoded for another slice: never taken
+		other := append([]FieldAction{{Field: pick()}}, e.Fields...)
+		e.Encoded = EncodeFields(other)
+	}
 	return e
+}
+
+// Field decisions encoded once are taken only for the very slice they were
+// encoded from: an equal copy, or another list, is encoded afresh.
+func TestAppendFieldsOfTakesOnlyItsOwnSlice(t *testing.T) {
+	list := []FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r/identity"}, {Field: "cas_Status", Action: "keep", Rule: "r/case"}}
+	enc := EncodeFields(list)
+	want, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc.JSON, want) {
+		t.Fatalf("EncodeFields:\n got %s\nwant %s", enc.JSON, want)
+	}
+	enc.JSON = []byte("[marker]") // to see which bytes are taken
+	if got := AppendFieldsOf(nil, list, enc); string(got) != "[marker]" {
+		t.Fatalf("the encoded slice itself: got %s", got)
+	}
+	copied := slices.Clone(list)
+	copied[1].Action = "redact"
+	for name, fields := range map[string][]FieldAction{"a copy": copied, "a prefix": list[:1], "none": nil, "empty": {}} {
+		want, err := json.Marshal(fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendFieldsOf(nil, fields, enc); !bytes.Equal(got, want) {
+			t.Errorf("%s: got %s, want %s", name, got, want)
+		}
+	}
 }
 
 func TestHashedFormIsEncodingJSON(t *testing.T) {

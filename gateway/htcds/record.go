@@ -477,6 +477,12 @@ func appendValue(b []byte, k Kind, v Value) ([]byte, error) {
 // appendString appends a JSON string as encoding/json writes it.
 func appendString(b []byte, s string) ([]byte, error) { return jsonx.AppendString(b, s), nil }
 
+// AppendJSON appends the entry's value encoded as JSON, in the shape its
+// kind takes.
+func (e Entry) AppendJSON(b []byte) ([]byte, error) {
+	return appendValue(b, e.Field().Kind, e.Value)
+}
+
 // JSON returns the entry's value encoded as JSON, in the shape its kind takes.
 func (e Entry) JSON() ([]byte, error) {
 	return appendValue(nil, e.Field().Kind, e.Value)
