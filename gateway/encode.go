@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/tumarproject/tumar/crypto/batchsig"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/internal/jsonx"
 )
@@ -59,6 +61,38 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"fields":`...)
 	b = audit.AppendFieldsOf(b, r.Fields, r.encoded)
 	return append(b, '}'), nil
+}
+
+// appendProof appends a release's proof in its JSON form, byte for byte
+// what encoding/json writes for it (FuzzProofEncoding): every record of a
+// commit gets one, on the committer's serial path.
+func appendProof(b []byte, p *batchsig.Proof) []byte {
+	b = append(b, `{"batch":`...)
+	b = jsonx.AppendString(b, p.Batch)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendUint(b, p.Index, 10)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendUint(b, p.Size, 10)
+	b = append(b, `,"path":`...)
+	if p.Path == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, h := range p.Path {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if h == nil {
+				b = append(b, "null"...)
+				continue
+			}
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, h)
+			b = append(b, '"')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // appendJSON appends the receipt's JSON form, byte for byte what

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tumarproject/tumar/crypto/batchsig"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/devenv"
 	"github.com/tumarproject/tumar/gateway/htcds"
@@ -134,6 +135,32 @@ func FuzzReceiptEncoding(f *testing.F) {
 		}
 		if got := r.appendJSON(nil); !bytes.Equal(got, want) {
 			t.Fatalf("appendJSON:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+func FuzzProofEncoding(f *testing.F) {
+	f.Add("eyJhbGciOiJFZERTQSJ9.e30.c2ln", uint64(3), uint64(70), []byte{1, 2, 3}, 2, false)
+	f.Add("\u2028<&>\xff\"", uint64(0), uint64(1), []byte{}, 0, true)
+	f.Add("", uint64(1<<63), uint64(0), []byte(nil), 1, false)
+	f.Fuzz(func(t *testing.T, batch string, index, size uint64, hash []byte, n int, nilPath bool) {
+		p := &batchsig.Proof{Batch: batch, Index: index, Size: size}
+		if !nilPath {
+			p.Path = [][]byte{}
+			for i := range n % 8 {
+				if i == 1 {
+					p.Path = append(p.Path, nil)
+					continue
+				}
+				p.Path = append(p.Path, append(hash, byte(i)))
+			}
+		}
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendProof(nil, p); !bytes.Equal(got, want) {
+			t.Fatalf("appendProof:\n got %s\nwant %s", got, want)
 		}
 	})
 }

@@ -118,9 +118,7 @@ func (x *Exchanger) signBatch(ctx context.Context, msgs []*store.Message) error 
 		return fmt.Errorf("%w: %w", errSigning, err)
 	}
 	for i, m := range msgs {
-		if m.Proof, err = json.Marshal(&proofs[i]); err != nil {
-			return fmt.Errorf("%w: %w", errSigning, err)
-		}
+		m.Proof = appendProof(make([]byte, 0, 64+len(proofs[i].Batch)+48*len(proofs[i].Path)), &proofs[i])
 	}
 	return nil
 }
