@@ -966,7 +966,7 @@ func resolvePerson(e *audit.Entry, stored, batch map[string]string) ([]string, e
 func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]any) error {
 	for len(rows) > 0 {
 		n := 1
-		for _, size := range []int{64, 16, 4} {
+		for _, size := range []int{64, 32, 16, 8, 4, 2} {
 			if len(rows) >= size {
 				n = size
 				break
