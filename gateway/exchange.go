@@ -196,7 +196,8 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	decisionID := uuid.Must(uuid.NewV7()).String()
 	mks := matchKeys(sub.Record)
-	subjectKeys, err := x.internalKeys(ctx, mks)
+	keyIn := keyInputs(mks)
+	subjectKeys, err := x.internalKeys(ctx, keyIn)
 	if err != nil {
 		return nil, x.fail(keyStage(err), unavailable("pseudonymisation_failed", "the person could not be pseudonymised; nothing was released", err))
 	}
@@ -216,7 +217,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if !dec.Allow {
 		return nil, x.deny(ctx, entry, dec)
 	}
-	released, err := x.transform(ctx, dst, sub, dec, mks)
+	released, err := x.transform(ctx, dst, sub, dec, mks, keyIn)
 	if err != nil {
 		return nil, x.fail(keyStage(err), err)
 	}

@@ -89,8 +89,7 @@ func MatchInputs(record json.RawMessage) ([][]byte, error) {
 // internalKeys are the person's match keys in the gateway's own domain. The
 // store links them to a person, whose id audit entries carry; none when the
 // record names no one.
-func (x *Exchanger) internalKeys(ctx context.Context, mks []identity.MatchKey) ([]string, error) {
-	in := keyInputs(mks)
+func (x *Exchanger) internalKeys(ctx context.Context, in [][]byte) ([]string, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -155,7 +154,8 @@ func (p *fieldPlan) fits(rec *htcds.Record) bool {
 
 // transform applies the decision to every field. Pseudonyms are made in the
 // destination's domain in one call to the key backend.
-func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision, mks []identity.MatchKey) (*released, error) {
+// mks are the record's match keys and keyIn their pseudonym inputs.
+func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision, mks []identity.MatchKey, keyIn [][]byte) (*released, error) {
 	rec := sub.Record
 	plan, err := planFor(dec, rec)
 	if err != nil {
@@ -193,7 +193,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 		pending = append(pending, []byte("r\x00"+sub.Source+"\x00"+sub.SourceRecordID))
 	}
 	nBeforeKeys := len(pending)
-	pending = append(pending, linkableInputs(rec, actions, mks)...)
+	pending = append(pending, linkableInputs(rec, actions, mks, keyIn)...)
 	out := &released{fields: plan.fields}
 	var ps []keys.Pseudonym
 	if len(pending) > 0 {
@@ -257,11 +257,11 @@ var keyRoles = map[identity.Kind][]htcds.Role{
 // may have: a key is released only when none of the fields it is made from
 // was redacted. A generalised birth date still lets the destination link the
 // person (the key reveals no value); a redacted document or phone does not.
-func linkableInputs(rec *htcds.Record, actions []policy.Action, mks []identity.MatchKey) [][]byte {
+func linkableInputs(rec *htcds.Record, actions []policy.Action, mks []identity.MatchKey, keyIn [][]byte) [][]byte {
 	var in [][]byte
-	for _, k := range mks {
+	for i, k := range mks {
 		if keyAllowed(rec, actions, keyRoles[k.Kind]) {
-			in = append(in, k.Input())
+			in = append(in, keyIn[i])
 		}
 	}
 	return in
