@@ -53,6 +53,9 @@ var (
 	linkEnd    = []byte("l") // just past every link key
 	markKey    = []byte("m/mark")
 	countKey   = []byte("m/count")
+	// formatKey says how the links are kept; formatPacked is packLink's.
+	formatKey    = []byte("m/format")
+	formatPacked = []byte("packed.v2")
 )
 
 // ErrLinksInUse is returned when another process has the store's links
@@ -156,6 +159,9 @@ func (x *linkIndex) wipe() error {
 	if err := b.Delete(countKey, nil); err != nil {
 		return err
 	}
+	if err := b.Delete(formatKey, nil); err != nil {
+		return err
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
@@ -182,16 +188,18 @@ func (x *linkIndex) lookup(_ context.Context, keys []string, found map[string]st
 			found[k] = p
 			continue
 		}
-		buf = append(append(buf[:0], linkPrefix...), k...)
+		buf = packLink(append(buf[:0], linkPrefix...), k)
 		if !it.SeekPrefixGE(buf) || !bytes.Equal(it.Key(), buf) {
 			continue
 		}
 		v, err := it.ValueAndErr()
+		if err == nil {
+			found[k], err = unpackLink(v)
+		}
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("read links: %w", err)
 		}
-		found[k] = string(v)
 		x.hot.put(k, found[k])
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
@@ -209,12 +217,16 @@ func (x *linkIndex) write(links []link, m indexMark) error {
 	}
 	b := x.db.NewBatch()
 	defer b.Close()
-	buf := make([]byte, 0, 80)
+	var key, person []byte
 	for _, l := range links {
-		buf = append(append(buf[:0], linkPrefix...), l.key...)
-		if err := b.Merge(buf, []byte(l.person), nil); err != nil {
+		key = packLink(append(key[:0], linkPrefix...), l.key)
+		person = packLink(person[:0], l.person)
+		if err := b.Merge(key, person, nil); err != nil {
 			return err
 		}
+	}
+	if err := b.Set(formatKey, formatPacked, nil); err != nil {
+		return err
 	}
 	if err := b.Set(markKey, encodeMark(m), nil); err != nil {
 		return err
@@ -269,16 +281,36 @@ func (x *linkIndex) count() (int64, error) {
 	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
-// eachKey calls fn with every linked key; fn must not keep the slice.
+// eachKey calls fn with every linked key, unpacked; fn must not keep the
+// slice.
 func (x *linkIndex) eachKey(fn func(key []byte)) error {
 	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: linkPrefix, UpperBound: linkEnd})
 	if err != nil {
 		return err
 	}
+	var k []byte
 	for it.First(); it.Valid(); it.Next() {
-		fn(it.Key()[len(linkPrefix):])
+		if k, err = appendUnpacked(k[:0], it.Key()[len(linkPrefix):]); err != nil {
+			it.Close()
+			return err
+		}
+		fn(k)
 	}
 	return errors.Join(it.Error(), it.Close())
+}
+
+// packed reports whether the index keeps its links packed (linkpack.go).
+// An index of an earlier version keeps them as strings and is rebuilt.
+func (x *linkIndex) packed() (bool, error) {
+	v, closer, err := x.db.Get(formatKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	return bytes.Equal(v, formatPacked), nil
 }
 
 // indexLogger passes pebble's errors to the store's logger, if it has one.

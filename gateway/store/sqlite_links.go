@@ -394,7 +394,11 @@ func (s *SQL) recoverLinks(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: read the links index: %w", ErrUnavailable, err)
 	}
-	trusted := ok && !carried
+	packed, err := s.idx.packed()
+	if err != nil {
+		return fmt.Errorf("%w: read the links index: %w", ErrUnavailable, err)
+	}
+	trusted := ok && !carried && packed
 	if trusted {
 		if trusted, err = s.markHolds(ctx, m); err != nil {
 			return fmt.Errorf("store: check the links index: %w", err)
