@@ -47,15 +47,23 @@ type linkIndex struct {
 	log  atomic.Pointer[slog.Logger]
 }
 
-// Keys of the index: links under linkPrefix, and the index's own facts.
+// Keys of the index: links under linkPrefix, packed (linkpack.go), and
+// the index's own facts.
 var (
-	linkPrefix = []byte("k")
-	linkEnd    = []byte("l") // just past every link key
-	markKey    = []byte("m/mark")
+	linkPrefix = []byte("p")
+	linkEnd    = []byte("q") // just past every link key
+	markKey    = []byte("m/mark.p")
 	countKey   = []byte("m/count")
-	// formatKey says how the links are kept; formatPacked is packLink's.
-	formatKey    = []byte("m/format")
-	formatPacked = []byte("packed.v2")
+
+	// An earlier version kept its links as strings under "k", with its
+	// mark at "m/mark". Opening drops them (dropStringLinks). The two
+	// formats share no key: that version, run again after this one (a
+	// rollback), finds no mark of its own and rebuilds its links from the
+	// log, and this one, run again after it, finds its own mark, replays
+	// what the log gained meanwhile and drops the strings again.
+	stringLinkPrefix = []byte("k")
+	stringLinkEnd    = []byte("l")
+	stringMarkKey    = []byte("m/mark")
 )
 
 // ErrLinksInUse is returned when another process has the store's links
@@ -159,9 +167,6 @@ func (x *linkIndex) wipe() error {
 	if err := b.Delete(countKey, nil); err != nil {
 		return err
 	}
-	if err := b.Delete(formatKey, nil); err != nil {
-		return err
-	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
@@ -224,9 +229,6 @@ func (x *linkIndex) write(links []link, m indexMark) error {
 		if err := b.Merge(key, person, nil); err != nil {
 			return err
 		}
-	}
-	if err := b.Set(formatKey, formatPacked, nil); err != nil {
-		return err
 	}
 	if err := b.Set(markKey, encodeMark(m), nil); err != nil {
 		return err
@@ -299,18 +301,41 @@ func (x *linkIndex) eachKey(fn func(key []byte)) error {
 	return errors.Join(it.Error(), it.Close())
 }
 
-// packed reports whether the index keeps its links packed (linkpack.go).
-// An index of an earlier version keeps them as strings and is rebuilt.
-func (x *linkIndex) packed() (bool, error) {
-	v, closer, err := x.db.Get(formatKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+// dropStringLinks removes the links an earlier version kept as strings,
+// and its mark, if there are any: one synced batch, then a compaction of
+// the range away. It reports whether there were.
+func (x *linkIndex) dropStringLinks() (bool, error) {
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: stringLinkPrefix, UpperBound: stringLinkEnd})
 	if err != nil {
 		return false, err
 	}
-	defer closer.Close()
-	return bytes.Equal(v, formatPacked), nil
+	found := it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return false, err
+	}
+	_, closer, err := x.db.Get(stringMarkKey)
+	switch {
+	case err == nil:
+		closer.Close()
+		found = true
+	case !errors.Is(err, pebble.ErrNotFound):
+		return false, err
+	}
+	if !found {
+		return false, nil
+	}
+	b := x.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(stringLinkPrefix, stringLinkEnd, nil); err != nil {
+		return false, err
+	}
+	if err := b.Delete(stringMarkKey, nil); err != nil {
+		return false, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return false, err
+	}
+	return true, x.db.Compact(context.Background(), stringLinkPrefix, stringLinkEnd, true)
 }
 
 // indexLogger passes pebble's errors to the store's logger, if it has one.

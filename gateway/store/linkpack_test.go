@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -80,24 +81,99 @@ func FuzzPackLink(f *testing.F) {
 	})
 }
 
-// An index of the earlier format, which kept links as strings, is rebuilt
-// from the log at open: its links come back packed, and every person is
-// found as before.
-func TestAnIndexOfStringLinksIsRebuiltPacked(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tumar.db")
-	s := openAt(t, path)
-	persons := map[string]string{}
-	for i := range 300 {
+// packedLinks reads every link of the index, unpacked, checking that each
+// is in the packed form of an internal pseudonym.
+func packedLinks(t *testing.T, x *linkIndex) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: linkPrefix, UpperBound: linkEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k, v := it.Key()[len(linkPrefix):], it.Value()
+		if len(k) != 34 || k[0] != packedInternal || v[0] != packedInternal {
+			t.Fatalf("a link kept as % x → % x", k, v)
+		}
+		key, err1 := unpackLink(k)
+		person, err2 := unpackLink(v)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		out[key] = person
+	}
+	return out
+}
+
+// writeStringLinks writes links and a mark as the earlier version kept
+// them: strings under "k", the mark at "m/mark".
+func writeStringLinks(t *testing.T, x *linkIndex, links map[string]string, m indexMark) {
+	t.Helper()
+	b := x.db.NewBatch()
+	defer b.Close()
+	for k, p := range links {
+		if err := b.Merge(append(bytes.Clone(stringLinkPrefix), k...), []byte(p), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Set(stringMarkKey, encodeMark(m), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noStringLinks checks that nothing is left in the earlier version's keys,
+// so that version, run again, would find no mark and rebuild its own.
+func noStringLinks(t *testing.T, x *linkIndex) {
+	t.Helper()
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: stringLinkPrefix, UpperBound: stringLinkEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := it.First()
+	it.Close()
+	if left {
+		t.Fatal("a link of the earlier version is left")
+	}
+	if _, closer, err := x.db.Get(stringMarkKey); err == nil {
+		closer.Close()
+		t.Fatal("the earlier version's mark is left")
+	}
+}
+
+func releasePersons(t *testing.T, s *SQL, from, n int, persons map[string]string) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
 		k := internalKey(1, fmt.Sprint("key ", i))
 		persons[k] = releaseLinked(t, s, fmt.Sprintf("m%d", i), k, internalKey(2, fmt.Sprint("doc ", i)))
 	}
+}
+
+func checkPersons(t *testing.T, s *SQL, persons map[string]string) {
+	t.Helper()
+	for k, want := range persons {
+		if got, err := s.Person(context.Background(), []string{k}); err != nil || got != want {
+			t.Fatalf("Person = %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+// An index of the earlier version, which kept its links as strings, is
+// rebuilt packed at open, and the strings are dropped.
+func TestAnIndexOfStringLinksIsRebuiltPacked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	s := openAt(t, path)
+	persons := map[string]string{}
+	releasePersons(t, s, 0, 300, persons)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// Rewrite the index as the earlier version kept it: the same links
-	// and mark, as strings, and no format.
+	// Make it the earlier version's index: the same links and mark, as
+	// strings, and nothing packed.
 	x, err := openLinkIndex(indexDir(path), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,43 +182,14 @@ func TestAnIndexOfStringLinksIsRebuiltPacked(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("mark: %v, %v", ok, err)
 	}
-	var old []link
-	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: linkPrefix, UpperBound: linkEnd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for it.First(); it.Valid(); it.Next() {
-		k, err1 := unpackLink(it.Key()[len(linkPrefix):])
-		p, err2 := unpackLink(it.Value())
-		if err1 != nil || err2 != nil {
-			t.Fatal(err1, err2)
-		}
-		old = append(old, link{k, p})
-	}
-	if err := it.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if len(old) != 600 {
-		t.Fatalf("the index holds %d links, want 600", len(old))
+	links := packedLinks(t, x)
+	if len(links) != 600 {
+		t.Fatalf("the index holds %d links, want 600", len(links))
 	}
 	if err := x.wipe(); err != nil {
 		t.Fatal(err)
 	}
-	b := x.db.NewBatch()
-	for _, l := range old {
-		if err := b.Set(append(bytes.Clone(linkPrefix), l.key...), []byte(l.person), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Set(markKey, encodeMark(m), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	if packed, err := x.packed(); err != nil || packed {
-		t.Fatalf("an index of strings says packed=%v, %v", packed, err)
-	}
+	writeStringLinks(t, x, links, m)
 	if err := x.close(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,29 +199,74 @@ func TestAnIndexOfStringLinksIsRebuiltPacked(t *testing.T) {
 	if !s.links.rebuilt {
 		t.Fatal("the index of strings was not rebuilt")
 	}
-	if packed, err := s.idx.packed(); err != nil || !packed {
-		t.Fatalf("after the rebuild packed=%v, %v", packed, err)
+	if got := packedLinks(t, s.idx); len(got) != 600 {
+		t.Fatalf("the rebuilt index holds %d links, want 600", len(got))
 	}
-	n := 0
-	it, err = s.idx.db.NewIter(&pebble.IterOptions{LowerBound: linkPrefix, UpperBound: linkEnd})
+	noStringLinks(t, s.idx)
+	checkPersons(t, s, persons)
+}
+
+// A rollback to the earlier version and an upgrade again lose no link:
+// the earlier version kept its own index beside this one's, and this one
+// finds its own mark again, replays what the log gained meanwhile and
+// drops the strings.
+func TestARollbackAndUpgradeAgainKeepEveryLink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tumar.db")
+	s := openAt(t, path)
+	persons := map[string]string{}
+	releasePersons(t, s, 0, 100, persons)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := filepath.Join(dir, "snapshot")
+	if err := os.CopyFS(snapshot, os.DirFS(indexDir(path))); err != nil {
+		t.Fatal(err)
+	}
+	// The releases of the rollback: in the log, not in this version's
+	// index (restored from before them), and in the earlier version's.
+	s = openAt(t, path)
+	releasePersons(t, s, 100, 100, persons)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(indexDir(path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(indexDir(path), os.DirFS(snapshot)); err != nil {
+		t.Fatal(err)
+	}
+	x, err := openLinkIndex(indexDir(path), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for it.First(); it.Valid(); it.Next() {
-		if k := it.Key(); k[len(linkPrefix)] != packedInternal || len(k) != len(linkPrefix)+34 || it.Value()[0] != packedInternal {
-			t.Fatalf("a link kept as % x → % x after the rebuild", k, it.Value())
-		}
-		n++
-	}
-	if err := it.Close(); err != nil {
+	m, _, err := x.mark()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 600 {
-		t.Fatalf("the rebuilt index holds %d links, want 600", n)
+	if got := packedLinks(t, x); len(got) != 200 {
+		t.Fatalf("the restored index holds %d links, want 200", len(got))
 	}
-	for k, want := range persons {
-		if got, err := s.Person(ctx, []string{k}); err != nil || got != want {
-			t.Fatalf("Person = %q, %v; want %q", got, err, want)
-		}
+	all := map[string]string{}
+	for i := range 200 {
+		all[internalKey(2, fmt.Sprint("doc ", i))] = persons[internalKey(1, fmt.Sprint("key ", i))]
 	}
+	for k, p := range persons {
+		all[k] = p
+	}
+	writeStringLinks(t, x, all, indexMark{seq: m.seq + 100, row: m.row})
+	if err := x.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, path)
+	defer s.Close()
+	if s.links.rebuilt {
+		t.Fatal("this version's index was rebuilt; its own mark should have held")
+	}
+	if got := packedLinks(t, s.idx); len(got) != 400 {
+		t.Fatalf("after the upgrade the index holds %d links, want 400", len(got))
+	}
+	noStringLinks(t, s.idx)
+	checkPersons(t, s, persons)
 }

@@ -394,11 +394,10 @@ func (s *SQL) recoverLinks(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: read the links index: %w", ErrUnavailable, err)
 	}
-	packed, err := s.idx.packed()
-	if err != nil {
-		return fmt.Errorf("%w: read the links index: %w", ErrUnavailable, err)
+	if _, err := s.idx.dropStringLinks(); err != nil {
+		return fmt.Errorf("%w: drop the links index's links of an earlier version: %w", ErrUnavailable, err)
 	}
-	trusted := ok && !carried && packed
+	trusted := ok && !carried
 	if trusted {
 		if trusted, err = s.markHolds(ctx, m); err != nil {
 			return fmt.Errorf("store: check the links index: %w", err)
