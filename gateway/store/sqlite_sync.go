@@ -51,7 +51,7 @@ type walSyncer struct {
 
 // walFsync is how a new syncer syncs the WAL; tests replace it to fail
 // from the first open on.
-var walFsync = (*os.File).Sync
+var walFsync = fsyncWAL
 
 func newWALSyncer(dbPath string) (*walSyncer, error) {
 	w := &walSyncer{path: dbPath + "-wal", sync: walFsync}
