@@ -137,19 +137,20 @@ func (p Pseudonym) MarshalText() ([]byte, error) { return []byte(p.String()), ni
 
 // ParsePseudonym reads the string form of a pseudonym.
 func ParsePseudonym(s string) (Pseudonym, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 || !ValidDomain(parts[0]) || !strings.HasPrefix(parts[1], "v") {
+	domain, rest, ok := strings.Cut(s, ":")
+	version, mac64, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || strings.Contains(mac64, ":") || !ValidDomain(domain) || !strings.HasPrefix(version, "v") {
 		return Pseudonym{}, ErrMalformed
 	}
-	epoch, err := strconv.ParseUint(parts[1][1:], 10, 32)
+	epoch, err := strconv.ParseUint(version[1:], 10, 32)
 	if err != nil || epoch == 0 {
 		return Pseudonym{}, ErrMalformed
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(parts[2])
+	mac, err := base64.RawURLEncoding.DecodeString(mac64)
 	if err != nil || len(mac) != 32 {
 		return Pseudonym{}, ErrMalformed
 	}
-	p := Pseudonym{Domain: parts[0], Epoch: uint32(epoch)}
+	p := Pseudonym{Domain: domain, Epoch: uint32(epoch)}
 	copy(p.MAC[:], mac)
 	return p, nil
 }

@@ -1,11 +1,11 @@
 package store
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"strconv"
 	"strings"
+
+	"github.com/tumarproject/tumar/crypto/keys"
 )
 
 // The links index keeps a link's key and person packed: both are keyed
@@ -20,24 +20,18 @@ const (
 	internalDomain = "tumar.internal" // config.InternalDomain, which the store does not import
 	packedRaw      = 0x00
 	packedInternal = 0x01
-	macLen         = 32
+	macLen         = len(keys.Pseudonym{}.MAC)
 )
-
-var strictMAC = base64.RawURLEncoding.Strict()
 
 // packLink appends s packed.
 func packLink(b []byte, s string) []byte {
-	if rest, ok := strings.CutPrefix(s, internalDomain+":v"); ok {
-		if i := strings.IndexByte(rest, ':'); i > 0 && rest[0] != '0' {
-			epoch, err := strconv.ParseUint(rest[:i], 10, 32)
-			mac := rest[i+1:]
-			if err == nil && len(mac) == strictMAC.EncodedLen(macLen) {
-				var m [macLen]byte
-				if n, err := strictMAC.Decode(m[:], []byte(mac)); err == nil && n == macLen {
-					b = append(b, packedInternal)
-					b = binary.AppendUvarint(b, epoch)
-					return append(b, m[:]...)
-				}
+	if strings.HasPrefix(s, internalDomain+":v") {
+		if p, err := keys.ParsePseudonym(s); err == nil && p.Domain == internalDomain {
+			var buf [128]byte
+			if string(p.Append(buf[:0])) == s { // canonical: unpacking gives s back
+				b = append(b, packedInternal)
+				b = binary.AppendUvarint(b, uint64(p.Epoch))
+				return append(b, p.MAC[:]...)
 			}
 		}
 	}
@@ -48,7 +42,7 @@ var errPacked = errors.New("links index: a link that does not unpack")
 
 // unpackLink gives back the string packLink packed.
 func unpackLink(b []byte) (string, error) {
-	out, err := appendUnpacked(make([]byte, 0, len(internalDomain)+13+strictMAC.EncodedLen(macLen)), b)
+	out, err := appendUnpacked(make([]byte, 0, 64), b)
 	return string(out), err
 }
 
@@ -65,10 +59,7 @@ func appendUnpacked(out, b []byte) ([]byte, error) {
 		if n <= 0 || epoch == 0 || epoch > 1<<32-1 || len(b[1+n:]) != macLen {
 			return out, errPacked
 		}
-		out = append(out, internalDomain+":v"...)
-		out = strconv.AppendUint(out, epoch, 10)
-		out = append(out, ':')
-		return strictMAC.AppendEncode(out, b[1+n:]), nil
+		return keys.Pseudonym{Domain: internalDomain, Epoch: uint32(epoch), MAC: [macLen]byte(b[1+n:])}.Append(out), nil
 	}
 	return out, errPacked
 }
