@@ -266,7 +266,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		}
 		return nil, x.fail("store", unavailable("store_failed", "the release could not be stored and audited; nothing was released", err))
 	}
-	x.metrics.released(src.ID, dst.ID, released.fields.List, x.now().Sub(start))
+	x.metrics.released(src.ID, dst.ID, released.actions, x.now().Sub(start))
 	return &Receipt{ExchangeID: exchangeID, DecisionID: decisionID, Outcome: audit.Released, Rule: dec.Rule, PolicyRevision: dec.Revision,
 		Fields: released.fields.List, Version: msg.Version, encoded: released.fields}, nil
 }

@@ -55,10 +55,34 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) released(src, dst string, fields []audit.FieldAction, d time.Duration) {
-	m.exchanges.WithLabelValues(src, dst, string(audit.Released)).Inc()
+// actionCount is how many of a record's fields one action was taken on.
+type actionCount struct {
+	action string
+	n      float64
+}
+
+// countActions tallies field decisions by action, in the order each action
+// first appears: a plan does it once for all its records, so a release
+// looks up one counter per action, not one per field.
+func countActions(fields []audit.FieldAction) []actionCount {
+	var out []actionCount
+next:
 	for _, f := range fields {
-		m.fieldActions.WithLabelValues(f.Action).Inc()
+		for i := range out {
+			if out[i].action == f.Action {
+				out[i].n++
+				continue next
+			}
+		}
+		out = append(out, actionCount{action: f.Action, n: 1})
+	}
+	return out
+}
+
+func (m *Metrics) released(src, dst string, actions []actionCount, d time.Duration) {
+	m.exchanges.WithLabelValues(src, dst, string(audit.Released)).Inc()
+	for _, a := range actions {
+		m.fieldActions.WithLabelValues(a.action).Add(a.n)
 	}
 	m.duration.Observe(d.Seconds())
 }

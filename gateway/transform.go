@@ -25,6 +25,7 @@ import (
 type released struct {
 	record       json.RawMessage
 	fields       *audit.EncodedFields
+	actions      []actionCount // fields by action, for the metrics
 	subject      *Subject
 	sourceRecord string // the source's record id, pseudonymised in the destination's domain
 }
@@ -113,6 +114,7 @@ type fieldPlan struct {
 	ids     []htcds.FieldID // the record's fields it was made for, in order
 	actions []policy.Action // by field id
 	fields  *audit.EncodedFields
+	counts  []actionCount // the fields by action, for the metrics
 }
 
 // planFor returns the decision's plan for rec's fields: the attached one
@@ -134,6 +136,7 @@ func planFor(dec *policy.Decision, rec *htcds.Record) (*fieldPlan, error) {
 		list = append(list, audit.FieldAction{Field: f.Name, Action: fd.Action.String(), Rule: fd.Rule})
 	}
 	p.fields = audit.EncodeFields(list)
+	p.counts = countActions(list)
 	dec.Attach(p)
 	return p, nil
 }
@@ -194,7 +197,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 	}
 	nBeforeKeys := len(pending)
 	pending = append(pending, linkableInputs(rec, actions, mks, keyIn)...)
-	out := &released{fields: plan.fields}
+	out := &released{fields: plan.fields, actions: plan.counts}
 	var ps []keys.Pseudonym
 	if len(pending) > 0 {
 		if ps, err = x.keys.Pseudonymize(ctx, dst.Domain, pending); err != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/htcds"
 	"github.com/tumarproject/tumar/policy"
@@ -174,5 +176,30 @@ func TestPlanIsSharedByTheRecordsOfOneDecision(t *testing.T) {
 	}
 	if string(p3.fields.JSON) != string(want) {
 		t.Fatalf("encoded field decisions:\n got %s\nwant %s", p3.fields.JSON, want)
+	}
+}
+
+// The field-action metric counts every field released, by its action,
+// although a plan tallies the actions once for all its records.
+func TestFieldActionMetricCountsEveryField(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	want := map[string]float64{}
+	for range 3 {
+		rec, err := f.ex.Exchange(ctx, sampleSubmission(t, "errp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fa := range rec.Fields {
+			want[fa.Action]++
+		}
+	}
+	if len(want) < 3 {
+		t.Fatalf("the sample took %d actions; the test wants several", len(want))
+	}
+	for action, n := range want {
+		if got := testutil.ToFloat64(f.metrics.fieldActions.WithLabelValues(action)); got != n {
+			t.Errorf("tumar_field_actions_total{action=%q} = %v, want %v", action, got, n)
+		}
 	}
 }
