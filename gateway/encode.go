@@ -63,11 +63,15 @@ func (r *Released) appendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// proofBatchPrefix is what a proof's JSON form starts with; the batch
+// signature, a JSON string, follows.
+const proofBatchPrefix = `{"batch":`
+
 // appendProof appends a release's proof in its JSON form, byte for byte
 // what encoding/json writes for it (FuzzProofEncoding): every record of a
 // commit gets one, on the committer's serial path.
 func appendProof(b []byte, p *batchsig.Proof) []byte {
-	b = append(b, `{"batch":`...)
+	b = append(b, proofBatchPrefix...)
 	b = jsonx.AppendString(b, p.Batch)
 	b = append(b, `,"index":`...)
 	b = strconv.AppendUint(b, p.Index, 10)

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/config"
 	"github.com/tumarproject/tumar/gateway/htcds"
+	"github.com/tumarproject/tumar/gateway/internal/jsonx"
 	"github.com/tumarproject/tumar/gateway/store"
 	"github.com/tumarproject/tumar/policy"
 )
@@ -109,16 +111,23 @@ func (x *Exchanger) signBatch(ctx context.Context, msgs []*store.Message) error 
 	if x.signer == nil {
 		return nil
 	}
-	payloads := make([][]byte, len(msgs))
+	leaves := make([][]byte, len(msgs))
 	for i, m := range msgs {
-		payloads[i] = m.Payload
+		if leaves[i] = m.Leaf; leaves[i] == nil {
+			leaves[i] = batchsig.Leaf(m.Payload)
+		}
 	}
-	proofs, err := batchsig.Sign(ctx, x.signer, keys.SigningKeyAudit, payloads, x.now())
+	proofs, err := batchsig.SignLeaves(ctx, x.signer, keys.SigningKeyAudit, leaves, x.now())
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSigning, err)
 	}
+	// Every proof of the batch starts with the same signature: the store
+	// keeps it once (store/parts.go), cut where appendProof puts it.
+	sig := jsonx.AppendString(nil, proofs[0].Batch)
+	sum := sha256.Sum256(sig)
 	for i, m := range msgs {
 		m.Proof = appendProof(make([]byte, 0, 64+len(proofs[i].Batch)+48*len(proofs[i].Path)), &proofs[i])
+		m.ProofCut = store.Cut{At: len(proofBatchPrefix), Part: sig, Sum: &sum}
 	}
 	return nil
 }
@@ -253,6 +262,14 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	}
 	msg := &store.Message{ID: exchangeID, Source: src.ID, Destination: dst.ID, Purpose: sub.Purpose, DecisionID: decisionID, CreatedAt: start, Payload: payload,
 		SourceRecordID: sub.SourceRecordID, ContentHash: contentHash, Sealed: sealed}
+	if x.signer != nil {
+		msg.Leaf = batchsig.Leaf(payload) // here, in parallel, not on the committer's serial path
+	}
+	if !sealed {
+		// The field decisions come last, before the closing brace.
+		f := released.fields
+		msg.PayloadCut = store.Cut{At: len(payload) - 1 - len(f.JSON), Part: f.JSON, Sum: &f.Sum}
+	}
 	if err := x.release(ctx, msg, entry); err != nil {
 		var de *store.DuplicateError
 		if errors.As(err, &de) {

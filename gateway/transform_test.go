@@ -1,15 +1,19 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tumarproject/tumar/crypto/batchsig"
 	"github.com/tumarproject/tumar/gateway/audit"
 	"github.com/tumarproject/tumar/gateway/htcds"
+	"github.com/tumarproject/tumar/gateway/store"
 	"github.com/tumarproject/tumar/policy"
 )
 
@@ -201,5 +205,46 @@ func TestFieldActionMetricCountsEveryField(t *testing.T) {
 		if got := testutil.ToFloat64(f.metrics.fieldActions.WithLabelValues(action)); got != n {
 			t.Errorf("tumar_field_actions_total{action=%q} = %v, want %v", action, got, n)
 		}
+	}
+}
+
+// A release tells the store where its payload and its proof repeat the
+// parts the store keeps once, and what it tells is true; its leaf hash is
+// made beside it.
+func TestReleasesTellWhereTheirSharedPartsAre(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.ex.SignReleases(f.keys.Memory)
+	var msgs []*store.Message
+	inner := f.ex.release
+	f.ex.release = func(ctx context.Context, m *store.Message, e *audit.Entry) error {
+		msgs = append(msgs, m)
+		return inner(ctx, m, e)
+	}
+	for range 3 {
+		if _, err := f.ex.Exchange(ctx, sampleSubmission(t, "errp")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	told := func(what string, b []byte, k store.Cut) {
+		t.Helper()
+		if k.Sum == nil || k.At < 0 || k.At+len(k.Part) > len(b) || !bytes.Equal(b[k.At:k.At+len(k.Part)], k.Part) {
+			t.Fatalf("%s: the cut told (at %d, %d bytes) is not where the part is", what, k.At, len(k.Part))
+		}
+		if sha256.Sum256(k.Part) != *k.Sum {
+			t.Fatalf("%s: the cut's hash is not its part's", what)
+		}
+	}
+	for _, m := range msgs {
+		told("payload", m.Payload, m.PayloadCut)
+		if !bytes.Equal(m.Leaf, batchsig.Leaf(m.Payload)) {
+			t.Fatal("the leaf made beside the payload is not its leaf hash")
+		}
+	}
+	if err := f.ex.signBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		told("proof", m.Proof, m.ProofCut)
 	}
 }

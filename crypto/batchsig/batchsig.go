@@ -47,12 +47,27 @@ var hasher = rfc6962.DefaultHasher
 // Sign signs the records of one batch with the named key and returns each
 // record's proof, in order.
 func Sign(ctx context.Context, signer keys.Signer, keyName string, records [][]byte, now time.Time) ([]Proof, error) {
-	if len(records) == 0 || len(records) > MaxBatch {
-		return nil, fmt.Errorf("batchsig: a batch holds 1 to %d records, not %d", MaxBatch, len(records))
-	}
 	leaves := make([][]byte, len(records))
 	for i, r := range records {
-		leaves[i] = hasher.HashLeaf(r)
+		leaves[i] = Leaf(r)
+	}
+	return SignLeaves(ctx, signer, keyName, leaves, now)
+}
+
+// Leaf is a record's leaf hash (RFC 6962: SHA-256 of 0x00 and the record).
+// A caller that hashes its records as they are made, in parallel, signs
+// the batch with SignLeaves.
+func Leaf(record []byte) []byte { return hasher.HashLeaf(record) }
+
+// SignLeaves is Sign for records whose leaf hashes (Leaf) are already made.
+func SignLeaves(ctx context.Context, signer keys.Signer, keyName string, leaves [][]byte, now time.Time) ([]Proof, error) {
+	if len(leaves) == 0 || len(leaves) > MaxBatch {
+		return nil, fmt.Errorf("batchsig: a batch holds 1 to %d records, not %d", MaxBatch, len(leaves))
+	}
+	for i, l := range leaves {
+		if len(l) != sha256.Size {
+			return nil, fmt.Errorf("batchsig: leaf %d is %d bytes, not a SHA-256 hash", i, len(l))
+		}
 	}
 	op, err := signer.SigningKey(ctx, keyName)
 	if err != nil {

@@ -149,3 +149,28 @@ func BenchmarkSign(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(rs))/b.Elapsed().Seconds(), "records/s")
 }
+
+// Leaves hashed beforehand sign a batch whose proofs verify against the
+// records themselves; a leaf that is not a hash is refused.
+func TestSignLeavesTakesLeafHashes(t *testing.T) {
+	m, set := setup(t)
+	ctx := context.Background()
+	rs := records(9)
+	leaves := make([][]byte, len(rs))
+	for i, r := range rs {
+		leaves[i] = batchsig.Leaf(r)
+	}
+	proofs, err := batchsig.SignLeaves(ctx, m, keys.SigningKeyAudit, leaves, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rs {
+		if err := batchsig.Verify(rs[i], &proofs[i], set); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	leaves[3] = rs[3] // a record, not its hash
+	if _, err := batchsig.SignLeaves(ctx, m, keys.SigningKeyAudit, leaves, time.Now()); err == nil || !strings.Contains(err.Error(), "leaf 3") {
+		t.Fatalf("a leaf that is not a hash: %v", err)
+	}
+}

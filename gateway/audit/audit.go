@@ -71,7 +71,14 @@ type Entry struct {
 	Details  map[string]string `json:"details,omitempty"`
 	PrevHash []byte            `json:"prev_hash"`
 	Hash     []byte            `json:"hash,omitempty"`
+
+	fieldsAt int // where the last encoding put Encoded's bytes, plus one; 0: it did not
 }
+
+// SharedFields reports where the body the last Seal returned holds the
+// bytes of Encoded: from offset at, when ok. A store that keeps them once
+// (as a shared part) need not look for them.
+func (e *Entry) SharedFields() (at int, ok bool) { return e.fieldsAt - 1, e.fieldsAt > 0 }
 
 // Seal sets the entry's sequence number and previous hash and computes its
 // hash. It returns the JSON form that was hashed (the entry without its

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"slices"
 	"strconv"
@@ -38,8 +39,12 @@ func (e *Entry) appendHashed(b []byte) []byte {
 	if e.Subject != "" {
 		b = jsonx.AppendMember(b, "subject", e.Subject)
 	}
+	e.fieldsAt = 0
 	if len(e.Fields) > 0 {
 		b = append(b, `,"fields":`...)
+		if e.Encoded.isFor(e.Fields) {
+			e.fieldsAt = len(b) + 1
+		}
 		b = AppendFieldsOf(b, e.Fields, e.Encoded)
 	}
 	if len(e.Reasons) > 0 {
@@ -87,17 +92,25 @@ func (e *Entry) appendHashed(b []byte) []byte {
 type EncodedFields struct {
 	List []FieldAction
 	JSON []byte
+	Sum  [sha256.Size]byte // SHA-256 of JSON: a store keeps the bytes once, under it
 }
 
 // EncodeFields encodes list once, as AppendFields writes it.
 func EncodeFields(list []FieldAction) *EncodedFields {
-	return &EncodedFields{List: list, JSON: AppendFields(nil, list)}
+	enc := &EncodedFields{List: list, JSON: AppendFields(nil, list)}
+	enc.Sum = sha256.Sum256(enc.JSON)
+	return enc
+}
+
+// isFor reports whether enc was made for fields itself.
+func (enc *EncodedFields) isFor(fields []FieldAction) bool {
+	return enc != nil && len(fields) > 0 && len(enc.List) == len(fields) && &enc.List[0] == &fields[0]
 }
 
 // AppendFieldsOf is AppendFields, taking the bytes from enc when enc was
 // made for fields itself (the same slice, not an equal one).
 func AppendFieldsOf(b []byte, fields []FieldAction, enc *EncodedFields) []byte {
-	if enc != nil && len(fields) > 0 && len(enc.List) == len(fields) && &enc.List[0] == &fields[0] {
+	if enc.isFor(fields) {
 		return append(b, enc.JSON...)
 	}
 	return AppendFields(b, fields)

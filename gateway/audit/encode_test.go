@@ -186,3 +186,32 @@ func FuzzParseChained(f *testing.F) {
 		}
 	})
 }
+
+// A sealed entry says where its body holds the shared encoding of its field
+// decisions, and only when it holds it; EncodeFields files the encoding
+// under its SHA-256.
+func TestSharedFieldsSaysWhereTheEncodingIs(t *testing.T) {
+	list := []FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r/identity"}, {Field: "cas_Status", Action: "keep", Rule: "r/case"}}
+	enc := EncodeFields(list)
+	if enc.Sum != sha256.Sum256(enc.JSON) {
+		t.Fatal("EncodeFields: Sum is not the encoding's SHA-256")
+	}
+	e := &Entry{DecisionID: "d", Time: time.Now(), Event: "exchange", Outcome: Released, Fields: list, Encoded: enc}
+	body, err := e.Seal(7, []byte("prev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, ok := e.SharedFields()
+	if !ok || at < 0 || at+len(enc.JSON) > len(body) || !bytes.Equal(body[at:at+len(enc.JSON)], enc.JSON) {
+		t.Fatalf("SharedFields = %d, %v: not where %s is in %s", at, ok, enc.JSON, body)
+	}
+	for name, fields := range map[string][]FieldAction{"a copy": slices.Clone(list), "none": nil} {
+		e.Fields = fields
+		if _, err := e.Seal(8, []byte("prev")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := e.SharedFields(); ok {
+			t.Errorf("%s: SharedFields says the body holds an encoding it did not take", name)
+		}
+	}
+}

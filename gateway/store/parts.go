@@ -48,6 +48,42 @@ type cutRow struct {
 
 type part struct{ hash, body []byte }
 
+// A Cut is where a row's bytes repeat a shared part, told by whoever made
+// them: Part's bytes from offset At, and Part's SHA-256. The zero Cut tells
+// nothing.
+type Cut struct {
+	At   int
+	Part []byte
+	Sum  *[sha256.Size]byte
+}
+
+// cutAt cuts k's part out of b where k says it is, with nothing to look
+// for: the rows of a batch share a few parts, and the one who made the
+// bytes knows where they are. Nothing told is trusted: b must hold the part
+// at that offset, and the part's hash is checked the first time a
+// transaction meets it (after that, a part filed under the same hash must
+// be the same bytes). When k tells nothing or is wrong, cutAt looks for the
+// part after marker, as cut does.
+func (c *partCache) cutAt(b []byte, k Cut, marker string, used map[string][]byte) cutRow {
+	if k.Sum == nil || len(k.Part) < minPart || k.At < 0 || k.At > len(b)-len(k.Part) || !bytes.Equal(b[k.At:k.At+len(k.Part)], k.Part) {
+		return c.cut(b, marker, used)
+	}
+	hash := k.Sum[:]
+	if filed, ok := used[string(hash)]; ok {
+		if !bytes.Equal(filed, k.Part) {
+			return c.cut(b, marker, used)
+		}
+	} else {
+		if sha256.Sum256(k.Part) != *k.Sum {
+			return c.cut(b, marker, used)
+		}
+		used[string(hash)] = k.Part
+	}
+	rest := make([]byte, 0, len(b)-len(k.Part))
+	rest = append(append(rest, b[:k.At]...), b[k.At+len(k.Part):]...)
+	return cutRow{rest: rest, at: int64(k.At), hash: hash}
+}
+
 // partCache remembers the last parts cut, so that cutting the same part
 // again costs a comparison, not a scan and a hash. It only saves work:
 // every transaction still writes each part it refers to.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tumarproject/tumar/gateway/audit"
 )
@@ -154,4 +157,123 @@ func FuzzCutAndJoin(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A cut told by the maker of the bytes is taken where it says, and only
+// when it is true: whatever the cut tells, the row reads back as written,
+// and every part is filed under its own hash.
+func FuzzCutAtAndJoin(f *testing.F) {
+	list, _ := json.Marshal(partsFields())
+	b := []byte(`{"seq":1,"fields":` + string(list) + `,"prev_hash":null}`)
+	f.Add(b, 18, len(list), true)
+	f.Add(b, 17, len(list), true)
+	f.Add(b, 18, len(list), false)
+	f.Add([]byte(`{"batch":"`+strings.Repeat("x", 200)+`","index":0}`), 9, 202, true)
+	c := &partCache{}
+	f.Fuzz(func(t *testing.T, b []byte, at, n int, rightSum bool) {
+		var k Cut
+		if at >= 0 && n >= 0 && at <= len(b) && n <= len(b)-at {
+			sum := sha256.Sum256(b[at : at+n])
+			if !rightSum {
+				sum[0] ^= 1
+			}
+			k = Cut{At: at, Part: bytes.Clone(b[at : at+n]), Sum: &sum}
+		}
+		for _, marker := range []string{fieldsMarker, batchMarker} {
+			used := map[string][]byte{}
+			r := c.cutAt(b, k, marker, used)
+			for h, body := range used {
+				if sum := sha256.Sum256(body); string(sum[:]) != h {
+					t.Fatalf("a part is filed under a hash not its own")
+				}
+			}
+			var at sql.NullInt64
+			var body []byte
+			if r.at != nil {
+				at = sql.NullInt64{Int64: r.at.(int64), Valid: true}
+				body = used[string(r.hash.([]byte))]
+			}
+			got, err := joinPart(r.rest, at, body)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("cut at %d (%d bytes, right sum %v) and joined %q gives %q, %v", k.At, len(k.Part), rightSum, b, got, err)
+			}
+			if k.Sum != nil && rightSum && len(k.Part) >= minPart && (r.at == nil || r.at.(int64) != int64(k.At)) {
+				t.Fatalf("a true cut at %d was not taken there (cut at %v)", k.At, r.at)
+			}
+		}
+	})
+}
+
+// Releases whose makers tell where the shared parts are store them once,
+// as releases that do not; a cut that lies is not believed.
+func TestToldCutsAreTakenAndChecked(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	fields := partsFields()
+	enc := audit.EncodeFields(fields)
+	sig := []byte(`"` + strings.Repeat("s", 300) + `"`)
+	sigSum := sha256.Sum256(sig)
+	lie := sha256.Sum256([]byte("another part"))
+	var rs []Release
+	for i := range 6 {
+		payload := fmt.Appendf(nil, `{"exchange_id":"m%d","fields":%s}`, i, enc.JSON)
+		proof := fmt.Appendf(nil, `{"batch":%s,"index":%d}`, sig, i)
+		m := &Message{ID: fmt.Sprintf("m%d", i), Source: "ngo", Destination: "errp", Purpose: "criminal-referral",
+			DecisionID: fmt.Sprintf("d%d", i), CreatedAt: time.Now(), Payload: payload, Proof: proof,
+			PayloadCut: Cut{At: len(payload) - 1 - len(enc.JSON), Part: enc.JSON, Sum: &enc.Sum},
+			ProofCut:   Cut{At: len(`{"batch":`), Part: sig, Sum: &sigSum}}
+		switch i {
+		case 3:
+			m.PayloadCut.At-- // the wrong place
+		case 4:
+			m.ProofCut.Sum = &lie // the wrong hash
+		case 5:
+			m.PayloadCut = Cut{} // nothing told
+		}
+		rs = append(rs, Release{Message: m, Entry: &audit.Entry{DecisionID: m.DecisionID, Time: time.Now(), Event: "exchange",
+			Source: "ngo", Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released, Fields: fields, Encoded: enc}})
+	}
+	for i, err := range s.ReleaseBatch(ctx, rs) {
+		if err != nil {
+			t.Fatalf("release %d: %v", i, err)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, body FROM parts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var h, body []byte
+		if err := rows.Scan(&h, &body); err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(body); !bytes.Equal(sum[:], h) {
+			t.Errorf("a part is filed under a hash not its own: %.20s", body)
+		}
+		n++
+	}
+	rows.Close()
+	if n != 2 {
+		t.Errorf("%d shared parts stored, want 2 (the field decisions, the signature)", n)
+	}
+	var whole int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE payload_part IS NULL OR proof_part IS NULL`).Scan(&whole); err != nil {
+		t.Fatal(err)
+	}
+	if whole != 0 {
+		t.Errorf("%d rows keep a shared part whole", whole)
+	}
+	inbox, err := s.Inbox(ctx, "errp", 10)
+	if err != nil || len(inbox) != len(rs) {
+		t.Fatalf("inbox: %d messages, %v", len(inbox), err)
+	}
+	for i, m := range inbox {
+		if !bytes.Equal(m.Payload, rs[i].Message.Payload) || !bytes.Equal(m.Proof, rs[i].Message.Proof) {
+			t.Errorf("message %s reads back changed", m.ID)
+		}
+	}
+	if rep, err := audit.VerifyLog(ctx, s, jose.JSONWebKeySet{}); err != nil || !rep.OK || rep.LastSeq != int64(len(rs)) {
+		t.Fatalf("audit: %+v, %v", rep, err)
+	}
 }

@@ -895,10 +895,10 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		head = &auditHead{seq: e.Seq, hash: e.Hash}
 		payload := cutRow{rest: m.Payload}
 		if !m.Sealed { // an envelope is opaque, and sealed to one recipient
-			payload = tx.parts.cut(m.Payload, fieldsMarker, used)
+			payload = tx.parts.cutAt(m.Payload, m.PayloadCut, fieldsMarker, used)
 		}
-		proof := tx.parts.cut(m.Proof, batchMarker, used)
-		entry := tx.parts.cut(body, fieldsMarker, used)
+		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used)
+		entry := tx.parts.cutAt(body, entryCut(e), fieldsMarker, used)
 		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
 			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed})
 		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
@@ -921,6 +921,16 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	}
 	tx.head = head
 	return -1, nil
+}
+
+// entryCut is where a sealed entry's body holds its shared field
+// decisions, when it does.
+func entryCut(e *audit.Entry) Cut {
+	at, ok := e.SharedFields()
+	if !ok {
+		return Cut{}
+	}
+	return Cut{At: at, Part: e.Encoded.JSON, Sum: &e.Encoded.Sum}
 }
 
 // resolvePerson sets the entry's subject from its match keys, looking in the

@@ -30,6 +30,13 @@ type Message struct {
 	Payload     []byte // the released record as JSON
 	Proof       []byte // its batch signature and inclusion proof (crypto/batchsig), as JSON; nil when unsigned
 	Sealed      bool   // Payload is an envelope to the destination's key (crypto/envelope)
+	// PayloadCut and ProofCut, when set, say where Payload and Proof
+	// repeat a shared part (parts.go), as their maker knows: the store
+	// cuts it there instead of looking for it.
+	PayloadCut, ProofCut Cut
+	// Leaf is Payload's leaf hash in its batch's Merkle tree
+	// (batchsig.Leaf), made beside the payload; nil: the signer makes it.
+	Leaf []byte
 	// SourceRecordID and ContentHash, when set, make the release idempotent:
 	// the same content for the same source record, destination and purpose
 	// is released once; changed content is a new version.
