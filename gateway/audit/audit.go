@@ -72,13 +72,7 @@ type Entry struct {
 	PrevHash []byte            `json:"prev_hash"`
 	Hash     []byte            `json:"hash,omitempty"`
 
-	fieldsAt int // where the last encoding put Encoded's bytes, plus one; 0: it did not
 }
-
-// SharedFields reports where the body the last Seal returned holds the
-// bytes of Encoded: from offset at, when ok. A store that keeps them once
-// (as a shared part) need not look for them.
-func (e *Entry) SharedFields() (at int, ok bool) { return e.fieldsAt - 1, e.fieldsAt > 0 }
 
 // Seal sets the entry's sequence number and previous hash and computes its
 // hash. It returns the JSON form that was hashed (the entry without its
@@ -96,13 +90,51 @@ func (e *Entry) Seal(seq int64, prev []byte) ([]byte, error) {
 	return body, nil
 }
 
+// SealShared is Seal for a store that keeps the field decisions many
+// entries share (Encoded) once: it appends to b the body Seal returns with
+// Encoded's bytes left out, and returns b with the offset in it they were
+// left out at. When the body holds no shared bytes, at is -1 and the whole
+// body is appended. The hash covers the whole body, as Seal's does.
+func (e *Entry) SealShared(b []byte, seq int64, prev []byte) (_ []byte, at int, err error) {
+	e.Seq = seq
+	e.PrevHash = prev
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	if err := e.checkTime(); err != nil {
+		return b, -1, err
+	}
+	start := len(b)
+	b, at = e.appendBody(b, true)
+	if at < 0 {
+		sum := sha256.Sum256(b[start:])
+		e.Hash = sum[:]
+		return b, -1, nil
+	}
+	h := sha256.New()
+	h.Write(b[start:at])
+	h.Write(e.Encoded.JSON)
+	h.Write(b[at:])
+	e.Hash = h.Sum(nil)
+	return b, at, nil
+}
+
 // hashed is the entry's JSON form without its hash: what the hash covers.
 // A time outside the years 0 to 9999 has no JSON form.
 func (e *Entry) hashed() ([]byte, error) {
-	if y := e.Time.Year(); y < 0 || y > 9999 {
-		return nil, fmt.Errorf("audit: encode entry: year %d is outside 0 to 9999", y)
+	if err := e.checkTime(); err != nil {
+		return nil, err
 	}
-	return e.appendHashed(make([]byte, 0, 2048)), nil
+	n := 1024
+	if e.Encoded != nil {
+		n += len(e.Encoded.JSON)
+	}
+	return e.appendHashed(make([]byte, 0, n)), nil
+}
+
+func (e *Entry) checkTime() error {
+	if y := e.Time.Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("audit: encode entry: year %d is outside 0 to 9999", y)
+	}
+	return nil
 }
 
 func (e *Entry) digest() ([]byte, error) {

@@ -17,6 +17,15 @@ import (
 // hold it to that. The writer of a group commit encodes every entry, so this
 // is on the serial path.
 func (e *Entry) appendHashed(b []byte) []byte {
+	b, _ = e.appendBody(b, false)
+	return b
+}
+
+// appendBody is appendHashed, leaving out Encoded's bytes when omitShared
+// and the entry's fields are the ones Encoded was made for. sharedAt is
+// where they are, or would be, in b; -1 when the fields are not shared.
+func (e *Entry) appendBody(b []byte, omitShared bool) (_ []byte, sharedAt int) {
+	sharedAt = -1
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = jsonx.AppendMember(b, "decision_id", e.DecisionID)
@@ -39,13 +48,14 @@ func (e *Entry) appendHashed(b []byte) []byte {
 	if e.Subject != "" {
 		b = jsonx.AppendMember(b, "subject", e.Subject)
 	}
-	e.fieldsAt = 0
 	if len(e.Fields) > 0 {
 		b = append(b, `,"fields":`...)
-		if e.Encoded.isFor(e.Fields) {
-			e.fieldsAt = len(b) + 1
+		switch {
+		case omitShared && e.Encoded.isFor(e.Fields):
+			sharedAt = len(b)
+		default:
+			b = AppendFieldsOf(b, e.Fields, e.Encoded)
 		}
-		b = AppendFieldsOf(b, e.Fields, e.Encoded)
 	}
 	if len(e.Reasons) > 0 {
 		b = append(b, `,"reasons":[`...)
@@ -82,7 +92,7 @@ func (e *Entry) appendHashed(b []byte) []byte {
 		b = base64.StdEncoding.AppendEncode(b, e.PrevHash)
 		b = append(b, '"')
 	}
-	return append(b, '}')
+	return append(b, '}'), sharedAt
 }
 
 // EncodedFields is a list of field decisions with its JSON form, encoded

@@ -187,31 +187,44 @@ func FuzzParseChained(f *testing.F) {
 	})
 }
 
-// A sealed entry says where its body holds the shared encoding of its field
-// decisions, and only when it holds it; EncodeFields files the encoding
-// under its SHA-256.
-func TestSharedFieldsSaysWhereTheEncodingIs(t *testing.T) {
+// SealShared leaves out the shared encoding of the field decisions, and
+// only that: put back where it says, the body and the hash are Seal's.
+func TestSealSharedLeavesOutTheSharedEncoding(t *testing.T) {
 	list := []FieldAction{{Field: "prs_FirstName", Action: "pseudonymise", Rule: "r/identity"}, {Field: "cas_Status", Action: "keep", Rule: "r/case"}}
 	enc := EncodeFields(list)
 	if enc.Sum != sha256.Sum256(enc.JSON) {
 		t.Fatal("EncodeFields: Sum is not the encoding's SHA-256")
 	}
-	e := &Entry{DecisionID: "d", Time: time.Now(), Event: "exchange", Outcome: Released, Fields: list, Encoded: enc}
-	body, err := e.Seal(7, []byte("prev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, ok := e.SharedFields()
-	if !ok || at < 0 || at+len(enc.JSON) > len(body) || !bytes.Equal(body[at:at+len(enc.JSON)], enc.JSON) {
-		t.Fatalf("SharedFields = %d, %v: not where %s is in %s", at, ok, enc.JSON, body)
-	}
-	for name, fields := range map[string][]FieldAction{"a copy": slices.Clone(list), "none": nil} {
-		e.Fields = fields
-		if _, err := e.Seal(8, []byte("prev")); err != nil {
+	for name, fields := range map[string][]FieldAction{"shared": list, "a copy": slices.Clone(list), "none": nil} {
+		when := time.Date(2026, 11, 27, 7, 0, 0, 123456789, time.UTC)
+		whole := &Entry{DecisionID: "d", Time: when, Event: "exchange", Outcome: Released, Subject: "s", Fields: fields, Encoded: enc}
+		cut := *whole
+		body, err := whole.Seal(7, []byte("prev"))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := e.SharedFields(); ok {
-			t.Errorf("%s: SharedFields says the body holds an encoding it did not take", name)
+		prefix := []byte("not the entry's")
+		b, at, err := cut.SealShared(bytes.Clone(prefix), 7, []byte("prev"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, prefix) {
+			t.Fatalf("%s: SealShared did not append to its buffer", name)
+		}
+		got := b[len(prefix):]
+		if name == "shared" {
+			if at < len(prefix) || at > len(b) {
+				t.Fatalf("%s: left out at %d of %d bytes", name, at, len(b))
+			}
+			got = append(append(append([]byte{}, b[len(prefix):at]...), enc.JSON...), b[at:]...)
+		} else if at != -1 {
+			t.Fatalf("%s: SealShared left out an encoding the entry did not take (at %d)", name, at)
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("%s: put back, the body is\n%s\nwant\n%s", name, got, body)
+		}
+		if !bytes.Equal(cut.Hash, whole.Hash) || cut.Seq != whole.Seq || !cut.Time.Equal(whole.Time) {
+			t.Fatalf("%s: SealShared's entry differs from Seal's", name)
 		}
 	}
 }

@@ -60,28 +60,53 @@ type Cut struct {
 // cutAt cuts k's part out of b where k says it is, with nothing to look
 // for: the rows of a batch share a few parts, and the one who made the
 // bytes knows where they are. Nothing told is trusted: b must hold the part
-// at that offset, and the part's hash is checked the first time a
-// transaction meets it (after that, a part filed under the same hash must
-// be the same bytes). When k tells nothing or is wrong, cutAt looks for the
-// part after marker, as cut does.
-func (c *partCache) cutAt(b []byte, k Cut, marker string, used map[string][]byte) cutRow {
-	if k.Sum == nil || len(k.Part) < minPart || k.At < 0 || k.At > len(b)-len(k.Part) || !bytes.Equal(b[k.At:k.At+len(k.Part)], k.Part) {
+// at that offset, and its hash must be the part's (fileShared). When k
+// tells nothing or is wrong, cutAt looks for the part after marker, as cut
+// does. The rest is appended to arena.
+func (c *partCache) cutAt(b []byte, k Cut, marker string, used map[string][]byte, arena *[]byte) cutRow {
+	if k.Sum == nil || len(k.Part) < minPart || k.At < 0 || k.At > len(b)-len(k.Part) ||
+		!bytes.Equal(b[k.At:k.At+len(k.Part)], k.Part) || !fileShared(used, k.Part, k.Sum) {
 		return c.cut(b, marker, used)
 	}
-	hash := k.Sum[:]
-	if filed, ok := used[string(hash)]; ok {
-		if !bytes.Equal(filed, k.Part) {
-			return c.cut(b, marker, used)
-		}
-	} else {
-		if sha256.Sum256(k.Part) != *k.Sum {
-			return c.cut(b, marker, used)
-		}
-		used[string(hash)] = k.Part
+	start := len(*arena)
+	*arena = append(append(*arena, b[:k.At]...), b[k.At+len(k.Part):]...)
+	return cutRow{rest: (*arena)[start:len(*arena):len(*arena)], at: int64(k.At), hash: k.Sum[:]}
+}
+
+// fileShared adds part to the parts a transaction refers to (used), under
+// sum, if sum is its hash: checked the first time the transaction meets
+// sum; after that, part must be the very bytes filed under it.
+func fileShared(used map[string][]byte, part []byte, sum *[sha256.Size]byte) bool {
+	if filed, ok := used[string(sum[:])]; ok {
+		return bytes.Equal(filed, part)
 	}
-	rest := make([]byte, 0, len(b)-len(k.Part))
-	rest = append(append(rest, b[:k.At]...), b[k.At+len(k.Part):]...)
-	return cutRow{rest: rest, at: int64(k.At), hash: hash}
+	if sha256.Sum256(part) != *sum {
+		return false
+	}
+	used[string(sum[:])] = part
+	return true
+}
+
+// rowArenas lend the buffers a batch's rows are built in: SQLite copies
+// what it binds, so a batch's arena goes back once its rows are inserted.
+var rowArenas = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxArena is the largest arena kept for reuse.
+const maxArena = 1 << 20
+
+func getArena(size int) *[]byte {
+	a := rowArenas.Get().(*[]byte)
+	if cap(*a) < size {
+		*a = make([]byte, 0, size)
+	}
+	*a = (*a)[:0]
+	return a
+}
+
+func putArena(a *[]byte) {
+	if cap(*a) <= maxArena {
+		rowArenas.Put(a)
+	}
 }
 
 // partCache remembers the last parts cut, so that cutting the same part

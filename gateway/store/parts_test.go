@@ -181,7 +181,11 @@ func FuzzCutAtAndJoin(f *testing.F) {
 		}
 		for _, marker := range []string{fieldsMarker, batchMarker} {
 			used := map[string][]byte{}
-			r := c.cutAt(b, k, marker, used)
+			arena := []byte("an arena already in use")
+			r := c.cutAt(b, k, marker, used, &arena)
+			if !bytes.HasPrefix(arena, []byte("an arena already in use")) {
+				t.Fatal("cutAt overwrote what its arena held")
+			}
 			for h, body := range used {
 				if sum := sha256.Sum256(body); string(sum[:]) != h {
 					t.Fatalf("a part is filed under a hash not its own")

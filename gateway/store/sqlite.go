@@ -867,6 +867,13 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// The rows' cut bytes are built in one arena, sized for the batch.
+	size := 0
+	for _, r := range rs {
+		size += len(r.Message.Payload) + len(r.Message.Proof) + 1024
+	}
+	arena := getArena(size)
+	defer putArena(arena)
 	var subs [][]any
 	for i, r := range rs {
 		m, e := r.Message, r.Entry
@@ -885,7 +892,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		for _, k := range newKeys {
 			batchLinks[k] = e.Subject
 		}
-		body, err := e.Seal(head.seq+1, head.hash)
+		entry, err := sealEntry(tx, e, head, used, arena)
 		if err != nil {
 			return i, err
 		}
@@ -895,10 +902,9 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		head = &auditHead{seq: e.Seq, hash: e.Hash}
 		payload := cutRow{rest: m.Payload}
 		if !m.Sealed { // an envelope is opaque, and sealed to one recipient
-			payload = tx.parts.cutAt(m.Payload, m.PayloadCut, fieldsMarker, used)
+			payload = tx.parts.cutAt(m.Payload, m.PayloadCut, fieldsMarker, used, arena)
 		}
-		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used)
-		entry := tx.parts.cutAt(body, entryCut(e), fieldsMarker, used)
+		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
 		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
 			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed})
 		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
@@ -923,14 +929,26 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	return -1, nil
 }
 
-// entryCut is where a sealed entry's body holds its shared field
-// decisions, when it does.
-func entryCut(e *audit.Entry) Cut {
-	at, ok := e.SharedFields()
-	if !ok {
-		return Cut{}
+// sealEntry seals an entry after head, its body built in arena with the
+// field decisions it shares with other entries cut out.
+func sealEntry(tx *txx, e *audit.Entry, head *auditHead, used map[string][]byte, arena *[]byte) (cutRow, error) {
+	start := len(*arena)
+	b, at, err := e.SealShared(*arena, head.seq+1, head.hash)
+	if err != nil {
+		return cutRow{}, err
 	}
-	return Cut{At: at, Part: e.Encoded.JSON, Sum: &e.Encoded.Sum}
+	*arena = b
+	body := b[start:len(b):len(b)]
+	if at < 0 { // no encoding shared with the entry: any part is looked for
+		return tx.parts.cut(body, fieldsMarker, used), nil
+	}
+	at -= start
+	if !fileShared(used, e.Encoded.JSON, &e.Encoded.Sum) { // a hash not the bytes': whole again, and looked for
+		whole := make([]byte, 0, len(body)+len(e.Encoded.JSON))
+		whole = append(append(append(whole, body[:at]...), e.Encoded.JSON...), body[at:]...)
+		return tx.parts.cut(whole, fieldsMarker, used), nil
+	}
+	return cutRow{rest: body, at: int64(at), hash: e.Encoded.Sum[:]}, nil
 }
 
 // resolvePerson sets the entry's subject from its match keys, looking in the
