@@ -71,7 +71,6 @@ type Entry struct {
 	Details  map[string]string `json:"details,omitempty"`
 	PrevHash []byte            `json:"prev_hash"`
 	Hash     []byte            `json:"hash,omitempty"`
-
 }
 
 // Seal sets the entry's sequence number and previous hash and computes its
