@@ -26,7 +26,7 @@ measures, in one run:
   (a) the floor: JSON decode, three keyed pseudonyms and JSON encode of a
       1 KB referral, on every core; no policy, no store
   (b) the whole exchange in-process: file keys, default policy, SQLite,
-      64 in flight, every record durably stored and audited
+      256 in flight, every record durably stored and audited
   (c) the same over HTTPS with mutual TLS and keep-alive, 1, 16 and 64 clients
   (d) bulk: 1,000,000 CSV rows through the NGO connector
   (e) the Vault backend against the Vault-compatible test server, batched
