@@ -87,13 +87,15 @@ type Subject struct {
 
 // Exchanger runs the exchange pipeline. It is safe for concurrent use.
 type Exchanger struct {
-	cfg     *config.Config
-	keys    keys.Pseudonymizer
-	policy  *policy.Engine
-	store   store.Store
-	tokens  *StatusService // resolves status tokens presented instead of an identity; nil disables them
-	metrics *Metrics
-	now     func() time.Time
+	cfg    *config.Config
+	keys   keys.Pseudonymizer
+	policy *policy.Engine
+	// decisions keeps the policy's decisions by a compact key.
+	decisions decisions
+	store     store.Store
+	tokens    *StatusService // resolves status tokens presented instead of an identity; nil disables them
+	metrics   *Metrics
+	now       func() time.Time
 	// release commits a release and its audit entry: the store directly, or
 	// the group committer.
 	release func(ctx context.Context, m *store.Message, e *audit.Entry) error
@@ -214,8 +216,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if err != nil {
 		return nil, err
 	}
-	in := policyInput(src, dst, sub)
-	dec, err := x.policy.Decide(ctx, in)
+	dec, err := x.decisions.decide(ctx, x.policy, src, dst, sub)
 	if err != nil {
 		return nil, x.fail("policy", unavailable("policy_failed", "the release policy could not be evaluated; nothing was released", err))
 	}

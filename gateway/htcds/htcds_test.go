@@ -205,3 +205,33 @@ func TestValidateBuiltRecord(t *testing.T) {
 		t.Fatal("an empty name validated")
 	}
 }
+
+// A field set holds exactly the record's fields, and the catalogue fits in
+// one.
+func TestFieldSetHoldsTheRecordsFields(t *testing.T) {
+	var set FieldSet
+	if n := len(Fields()); n > 64*len(set) {
+		t.Fatalf("the catalogue has %d fields; a FieldSet holds %d", n, 64*len(set))
+	}
+	var r Record
+	want := map[FieldID]bool{}
+	for i := range Fields() {
+		if i%3 == 0 || i == len(Fields())-1 {
+			id := FieldID(i)
+			r.Set(id, Value{Str: "x"})
+			want[id] = true
+		}
+	}
+	set = r.FieldSet()
+	for i := range Fields() {
+		id := FieldID(i)
+		if got := set[id/64]&(1<<(id%64)) != 0; got != want[id] {
+			t.Errorf("field %s: in the set %v, in the record %v", Fields()[i].Name, got, want[id])
+		}
+	}
+	var other Record
+	other.Set(0, Value{Str: "x"})
+	if other.FieldSet() == set {
+		t.Error("records of other fields have the same set")
+	}
+}

@@ -54,6 +54,19 @@ func (r *Record) Len() int { return len(r.entries) }
 // Entries returns the fields in catalogue order. The slice must not be modified.
 func (r *Record) Entries() []Entry { return r.entries }
 
+// FieldSet is a set of catalogue fields as a bit set: a comparable value,
+// for a key that stands for a record's field names.
+type FieldSet [4]uint64
+
+// FieldSet returns the set of the record's fields.
+func (r *Record) FieldSet() FieldSet {
+	var s FieldSet
+	for _, e := range r.entries {
+		s[e.ID/64] |= 1 << (e.ID % 64)
+	}
+	return s
+}
+
 // Get returns the value of a field.
 func (r *Record) Get(id FieldID) (Value, bool) {
 	i, ok := r.find(id)

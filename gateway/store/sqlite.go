@@ -870,7 +870,8 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	// The rows' cut bytes are built in one arena, sized for the batch.
 	size := 0
 	for _, r := range rs {
-		size += len(r.Message.Payload) + len(r.Message.Proof) + 1024
+		m := r.Message
+		size += len(m.Payload) - len(m.PayloadCut.Part) + len(m.Proof) - len(m.ProofCut.Part) + 1024
 	}
 	arena := getArena(size)
 	defer putArena(arena)
