@@ -168,8 +168,8 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 	kept := func(id htcds.FieldID) bool { return actions[id] == policy.Keep }
 	var (
 		pending [][]byte // pseudonym inputs: pseudonymised fields, then the source record id, then match keys
-		general = make([]string, rec.Len())
-		hasGen  = make([]bool, rec.Len())
+		general []string // generalised values by entry, when any field is generalised
+		hasGen  []bool
 	)
 	for i, e := range rec.Entries() {
 		f := e.Field()
@@ -185,6 +185,9 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 		case policy.Generalise:
 			if f.Gen == htcds.NoGeneralization {
 				return nil, policyBroken(fmt.Errorf("generalise %s, which cannot be generalised", f.Name))
+			}
+			if general == nil {
+				general, hasGen = make([]string, rec.Len()), make([]bool, rec.Len())
 			}
 			general[i], hasGen[i] = rec.Generalize(e.ID, kept)
 		default:
@@ -223,7 +226,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 	next := 0 // the next field pseudonym in ps
 	for i, e := range rec.Entries() {
 		a := actions[e.ID]
-		if a == policy.Redact || (a == policy.Generalise && !hasGen[i]) {
+		if a == policy.Redact || (a == policy.Generalise && (hasGen == nil || !hasGen[i])) {
 			continue
 		}
 		if len(b) > 1 {
@@ -323,7 +326,9 @@ func pseudonymInput(e htcds.Entry) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("its value is empty after normalisation")
 	}
-	return []byte("f\x00" + f.Name + "\x00" + s), nil
+	b := make([]byte, 0, 3+len(f.Name)+len(s))
+	b = append(append(append(append(b, "f\x00"...), f.Name...), 0), s...)
+	return b, nil
 }
 
 // foldText is the generic normalisation of a text value: NFKC, lower case,

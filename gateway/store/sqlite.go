@@ -850,8 +850,10 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		head = h
 	}
 	var (
-		outbox, audits [][]any
-		batchLinks     = map[string]string{}
+		// The rows of a table share one backing array.
+		outbox, audits        = make([][]any, 0, len(rs)), make([][]any, 0, len(rs))
+		outboxVals, auditVals = make([]any, 0, outboxColumns*len(rs)), make([]any, 0, auditColumns*len(rs))
+		batchLinks            = map[string]string{}
 		keys           []string
 		used           = map[string][]byte{} // shared parts (parts.go)
 	)
@@ -906,10 +908,14 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 			payload = tx.parts.cutAt(m.Payload, m.PayloadCut, fieldsMarker, used, arena)
 		}
 		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
-		outbox = append(outbox, []any{m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
-			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed})
-		audits = append(audits, []any{e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
-			entry.rest, e.Hash, e.Subject, entry.hash, entry.at})
+		n := len(outboxVals)
+		outboxVals = append(outboxVals, m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
+			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed)
+		outbox = append(outbox, outboxVals[n:len(outboxVals):len(outboxVals)])
+		n = len(auditVals)
+		auditVals = append(auditVals, e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
+			entry.rest, e.Hash, e.Subject, entry.hash, entry.at)
+		audits = append(audits, auditVals[n:len(auditVals):len(auditVals)])
 	}
 	if err := writeParts(ctx, tx, used); err != nil {
 		return -1, err
@@ -917,10 +923,10 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	if err := insertRows(ctx, tx, `INSERT INTO submissions (source, source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id, created_at) VALUES `, "", subs); err != nil {
 		return -1, fmt.Errorf("write submissions: %w", err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, sealed) VALUES `, "", outbox); err != nil {
+	if err := insertRows(ctx, tx, insertOutbox, "", outbox); err != nil {
 		return -1, fmt.Errorf("write outbox: %w", err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject, entry_part, entry_at) VALUES `, "", audits); err != nil {
+	if err := insertRows(ctx, tx, insertAudit, "", audits); err != nil {
 		return -1, fmt.Errorf("write audit entries: %w", err)
 	}
 	if err := writePending(ctx, tx); err != nil {
@@ -990,6 +996,14 @@ func resolvePerson(e *audit.Entry, stored, batch map[string]string) ([]string, e
 	return fresh, nil
 }
 
+// The release path's inserts, and their widths.
+const (
+	insertOutbox  = `INSERT INTO outbox (id, destination, source, purpose, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, sealed) VALUES `
+	outboxColumns = 13
+	insertAudit   = `INSERT INTO audit (seq, decision_id, time, source, destination, purpose, outcome, entry, hash, subject, entry_part, entry_at) VALUES `
+	auditColumns  = 12
+)
+
 // insertRows inserts rows in multi-row statements of a few fixed sizes, so
 // that the statements stay few enough to be prepared once.
 func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]any) error {
@@ -1001,18 +1015,38 @@ func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]an
 				break
 			}
 		}
-		one := "(" + placeholders(len(rows[0])) + ")"
 		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		q := prefix + strings.TrimSuffix(strings.Repeat(one+",", n), ",") + suffix
+		q := insertStatement(prefix, suffix, len(rows[0]), n)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// insertStatements keeps the text of each multi-row insert made, so that a
+// batch does not write it out again for every statement.
+var insertStatements sync.Map // insertShape → string
+
+type insertShape struct {
+	prefix, suffix string
+	width, rows    int
+}
+
+// insertStatement is prefix, rows groups of width placeholders, and suffix.
+func insertStatement(prefix, suffix string, width, rows int) string {
+	k := insertShape{prefix, suffix, width, rows}
+	if q, ok := insertStatements.Load(k); ok {
+		return q.(string)
+	}
+	one := "(" + placeholders(width) + ")"
+	q := prefix + strings.TrimSuffix(strings.Repeat(one+",", rows), ",") + suffix
+	insertStatements.Store(k, q)
+	return q
 }
 
 // releaseEach writes a batch with each release under its own savepoint.
