@@ -854,8 +854,8 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		outbox, audits        = make([][]any, 0, len(rs)), make([][]any, 0, len(rs))
 		outboxVals, auditVals = make([]any, 0, outboxColumns*len(rs)), make([]any, 0, auditColumns*len(rs))
 		batchLinks            = map[string]string{}
-		keys           []string
-		used           = map[string][]byte{} // shared parts (parts.go)
+		keys                  []string
+		used                  = map[string][]byte{} // shared parts (parts.go)
 	)
 	for _, r := range rs {
 		keys = append(keys, r.Entry.SubjectKeys...)
