@@ -281,3 +281,30 @@ func TestToldCutsAreTakenAndChecked(t *testing.T) {
 		t.Fatalf("audit: %+v, %v", rep, err)
 	}
 }
+
+// Field decisions too short to be worth a reference stay in the audit
+// entry, as cut leaves them, even when they are shared.
+func TestShortSharedFieldsStayInTheEntry(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	fields := []audit.FieldAction{{Field: "cas_Status", Action: "keep", Rule: "r"}}
+	enc := audit.EncodeFields(fields)
+	if len(enc.JSON) >= minPart {
+		t.Fatalf("the test wants field decisions under %d bytes, has %d", minPart, len(enc.JSON))
+	}
+	m := &Message{ID: "m", Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d", CreatedAt: time.Now(), Payload: []byte(`{"id":"m"}`)}
+	e := &audit.Entry{DecisionID: "d", Time: time.Now(), Event: "exchange", Source: "ngo", Destination: "errp", Purpose: "p",
+		Outcome: audit.Released, Fields: fields, Encoded: enc}
+	for _, err := range s.ReleaseBatch(ctx, []Release{{Message: m, Entry: e}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cut int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE entry_part IS NOT NULL`).Scan(&cut); err != nil || cut != 0 {
+		t.Fatalf("%d entries refer to a part of %d bytes (%v)", cut, len(enc.JSON), err)
+	}
+	if rep, err := audit.VerifyLog(ctx, s, jose.JSONWebKeySet{}); err != nil || !rep.OK || rep.LastSeq != 1 {
+		t.Fatalf("audit: %+v, %v", rep, err)
+	}
+}

@@ -950,7 +950,9 @@ func sealEntry(tx *txx, e *audit.Entry, head *auditHead, used map[string][]byte,
 		return tx.parts.cut(body, fieldsMarker, used), nil
 	}
 	at -= start
-	if !fileShared(used, e.Encoded.JSON, &e.Encoded.Sum) { // a hash not the bytes': whole again, and looked for
+	// Too short to be worth a reference, as cut judges, or a hash not the
+	// bytes': whole again, and looked for.
+	if len(e.Encoded.JSON) < minPart || !fileShared(used, e.Encoded.JSON, &e.Encoded.Sum) {
 		whole := make([]byte, 0, len(body)+len(e.Encoded.JSON))
 		whole = append(append(append(whole, body[:at]...), e.Encoded.JSON...), body[at:]...)
 		return tx.parts.cut(whole, fieldsMarker, used), nil
