@@ -77,3 +77,18 @@ func TestUnknownScenario(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// (d)'s memory bound is the 300 MB read strictly, 300,000,000
+// bytes: 290 MiB (304 MB) misses it, 280 MiB (294 MB) meets it.
+func TestBulkMemoryBoundIs300MB(t *testing.T) {
+	for _, tc := range []struct {
+		mib  float64
+		want bool
+	}{{280, true}, {290, false}} {
+		r := &Report{Results: []Result{{Scenario: "d", Records: 1_000_000, Seconds: 50, PeakRSSMiB: tc.mib}}}
+		r.check()
+		if len(r.Targets) != 1 || r.Targets[0].Met != tc.want {
+			t.Errorf("peak RSS %.0f MiB: targets %+v, want met %v", tc.mib, r.Targets, tc.want)
+		}
+	}
+}

@@ -15,6 +15,9 @@ func (r *Report) result(scenario string, clients int) (Result, bool) {
 	return Result{}, false
 }
 
+// maxBulkRSSMiB is (d)'s bound on resident memory: 300 MB.
+const maxBulkRSSMiB = 300e6 / (1 << 20)
+
 // check judges the run against issue 9's targets.
 func (r *Report) check() {
 	a, okA := r.result("a", 0)
@@ -33,9 +36,10 @@ func (r *Report) check() {
 			Got: fmt.Sprintf("p99 %.2f ms", c.P99Millis), Met: c.P99Millis < 5})
 	}
 	if d, ok := r.result("d", 0); ok {
-		t := Target{Name: "(d) bulk", Want: "1,000,000 rows < 60 s, RSS < 300 MiB",
+		// The issue's 300 MB, read strictly: 300,000,000 bytes, 286 MiB.
+		t := Target{Name: "(d) bulk", Want: "1,000,000 rows < 60 s, RSS < 300 MB (286 MiB)",
 			Got: fmt.Sprintf("%d rows in %.1f s, peak RSS %.0f MiB", d.Records, d.Seconds, d.PeakRSSMiB),
-			Met: d.Records >= 1_000_000 && d.Seconds < 60 && d.PeakRSSMiB < 300}
+			Met: d.Records >= 1_000_000 && d.Seconds < 60 && d.PeakRSSMiB < maxBulkRSSMiB}
 		t.Skipped = d.Records < 1_000_000
 		r.Targets = append(r.Targets, t)
 	}
