@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -272,37 +273,35 @@ func machine() Machine {
 }
 
 // parallel runs n calls of fn over workers goroutines and stops at the first
-// error.
+// error. Each worker takes the next index from a shared counter: a channel
+// fed by one more goroutine, as before, kept the floor's two workers
+// waiting on it, and measured the floor a fifth low (docs/benchmarks.md).
 func parallel(n, workers int, fn func(worker, i int) error) error {
 	var (
-		next  = make(chan int, workers)
-		errMu sync.Mutex
-		first error
-		wg    sync.WaitGroup
+		next   atomic.Int64
+		failed atomic.Bool
+		errMu  sync.Mutex
+		first  error
+		wg     sync.WaitGroup
 	)
 	for w := range workers {
 		wg.Go(func() {
-			for i := range next {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
 				if err := fn(w, i); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = err
 					}
 					errMu.Unlock()
+					failed.Store(true)
 				}
 			}
 		})
 	}
-	for i := range n {
-		errMu.Lock()
-		failed := first != nil
-		errMu.Unlock()
-		if failed {
-			break
-		}
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	return first
 }
