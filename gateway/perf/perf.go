@@ -275,7 +275,7 @@ func machine() Machine {
 // parallel runs n calls of fn over workers goroutines and stops at the first
 // error. Each worker takes the next index from a shared counter: a channel
 // fed by one more goroutine, as before, kept the floor's two workers
-// waiting on it, and measured the floor a fifth low (docs/benchmarks.md).
+// waiting on it, and measured the floor about 30% low (docs/benchmarks.md).
 func parallel(n, workers int, fn func(worker, i int) error) error {
 	var (
 		next   atomic.Int64
