@@ -77,9 +77,7 @@ type Entry struct {
 // hash. It returns the JSON form that was hashed (the entry without its
 // hash), which is what a store keeps.
 func (e *Entry) Seal(seq int64, prev []byte) ([]byte, error) {
-	e.Seq = seq
-	e.PrevHash = prev
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	e.stamp(seq, prev)
 	body, err := e.hashed()
 	if err != nil {
 		return nil, err
@@ -89,15 +87,21 @@ func (e *Entry) Seal(seq int64, prev []byte) ([]byte, error) {
 	return body, nil
 }
 
+// stamp places the entry in the chain, after prev, with its time as
+// encoded (UTC, to the microsecond).
+func (e *Entry) stamp(seq int64, prev []byte) {
+	e.Seq = seq
+	e.PrevHash = prev
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+}
+
 // SealShared is Seal for a store that keeps the field decisions many
 // entries share (Encoded) once: it appends to b the body Seal returns with
 // Encoded's bytes left out, and returns b with the offset in it they were
 // left out at. When the body holds no shared bytes, at is -1 and the whole
 // body is appended. The hash covers the whole body, as Seal's does.
 func (e *Entry) SealShared(b []byte, seq int64, prev []byte) (_ []byte, at int, err error) {
-	e.Seq = seq
-	e.PrevHash = prev
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	e.stamp(seq, prev)
 	if err := e.checkTime(); err != nil {
 		return b, -1, err
 	}

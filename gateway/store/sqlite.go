@@ -953,8 +953,10 @@ func sealEntry(tx *txx, e *audit.Entry, head *auditHead, used map[string][]byte,
 	// Too short to be worth a reference, as cut judges, or a hash not the
 	// bytes': whole again, and looked for.
 	if len(e.Encoded.JSON) < minPart || !fileShared(used, e.Encoded.JSON, &e.Encoded.Sum) {
-		whole := make([]byte, 0, len(body)+len(e.Encoded.JSON))
-		whole = append(append(append(whole, body[:at]...), e.Encoded.JSON...), body[at:]...)
+		whole, err := joinPart(body, sql.NullInt64{Int64: int64(at), Valid: true}, e.Encoded.JSON)
+		if err != nil {
+			return cutRow{}, err
+		}
 		return tx.parts.cut(whole, fieldsMarker, used), nil
 	}
 	return cutRow{rest: body, at: int64(at), hash: e.Encoded.Sum[:]}, nil
