@@ -83,3 +83,16 @@ func FuzzEvaluateRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendFold holds the one-pass fold to foldText, the form every text
+// pseudonym was made from: a difference would change pseudonyms.
+func FuzzAppendFold(f *testing.F) {
+	for _, s := range []string{"", " ", "ул. Киевская 12", "  Bishkek\t\tCITY ", "ǅemal İstanbul", "ﬁ ＡＢＣ", "\u0085x\u00a0Y\u3000z", "a\xffb", "ΣΑΣ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendFold([]byte("p"), s)), "p"+foldText(s); got != want {
+			t.Fatalf("appendFold(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tumarproject/tumar/gateway/audit"
+	"github.com/tumarproject/tumar/policy"
 )
 
 // Metrics are the gateway's Prometheus metrics. Labels carry agency ids,
@@ -14,6 +15,7 @@ import (
 type Metrics struct {
 	exchanges       *prometheus.CounterVec
 	fieldActions    *prometheus.CounterVec
+	actionCounters  map[string]prometheus.Counter // fieldActions of each policy action, looked up once
 	duration        prometheus.Histogram
 	privacyFailures *prometheus.CounterVec
 	requests        *prometheus.CounterVec
@@ -51,6 +53,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tumar_blind_lookups_total", Help: "Blind status look-ups, by whether a recorded status was found.",
 		}, []string{"agency", "found"}),
 	}
+	m.actionCounters = make(map[string]prometheus.Counter)
+	for a := policy.Redact; a <= policy.Keep; a++ {
+		m.actionCounters[a.String()] = m.fieldActions.WithLabelValues(a.String())
+	}
 	reg.MustRegister(m.exchanges, m.fieldActions, m.duration, m.privacyFailures, m.requests, m.acked, m.blindElements, m.blindLookups)
 	return m
 }
@@ -82,7 +88,11 @@ next:
 func (m *Metrics) released(src, dst string, actions []actionCount, d time.Duration) {
 	m.exchanges.WithLabelValues(src, dst, string(audit.Released)).Inc()
 	for _, a := range actions {
-		m.fieldActions.WithLabelValues(a.action).Add(a.n)
+		c, ok := m.actionCounters[a.action]
+		if !ok {
+			c = m.fieldActions.WithLabelValues(a.action)
+		}
+		c.Add(a.n)
 	}
 	m.duration.Observe(d.Seconds())
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -33,8 +35,13 @@ type released struct {
 // identityOf reads a record's identity through the catalogue's roles.
 func identityOf(r *htcds.Record) identity.Identity {
 	get := func(role htcds.Role) string {
+		ids := htcds.FieldsWithRole(role)
+		if len(ids) == 1 { // every role today: no joining
+			v, _ := r.Get(ids[0])
+			return v.Str
+		}
 		var parts []string
-		for _, id := range htcds.FieldsWithRole(role) {
+		for _, id := range ids {
 			if v, ok := r.Get(id); ok && v.Str != "" {
 				parts = append(parts, v.Str)
 			}
@@ -232,8 +239,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b = jsonx.AppendString(b, e.Field().Name)
-		b = append(b, ':')
+		b = append(e.AppendName(b), ':')
 		switch a {
 		case policy.Keep:
 			if b, err = e.AppendJSON(b); err != nil {
@@ -317,18 +323,60 @@ func pseudonymInput(e htcds.Entry) ([]byte, error) {
 		s = strconv.FormatFloat(e.Value.Num, 'f', -1, 64)
 	case f.Kind == htcds.Boolean:
 		s = strconv.FormatBool(e.Value.Bool)
-	default:
-		s = foldText(e.Value.Str)
+	default: // folded straight into the input, the commonest case
+		b := inputPrefix(f, len(e.Value.Str))
+		n := len(b)
+		if b = appendFold(b, e.Value.Str); len(b) == n {
+			return nil, errEmptyInput
+		}
+		return b, nil
 	}
 	if err != nil {
 		return nil, errors.New("its value could not be normalised")
 	}
 	if s == "" {
-		return nil, errors.New("its value is empty after normalisation")
+		return nil, errEmptyInput
 	}
-	b := make([]byte, 0, 3+len(f.Name)+len(s))
-	b = append(append(append(append(b, "f\x00"...), f.Name...), 0), s...)
-	return b, nil
+	return append(inputPrefix(f, len(s)), s...), nil
+}
+
+var errEmptyInput = errors.New("its value is empty after normalisation")
+
+// inputPrefix starts a pseudonym input for field f, with room for n bytes of
+// value.
+func inputPrefix(f *htcds.Field, n int) []byte {
+	b := make([]byte, 0, 3+len(f.Name)+n)
+	return append(append(append(b, "f\x00"...), f.Name...), 0)
+}
+
+// appendFold appends foldText(s) to dst in one pass, without the
+// intermediate strings. Invalid UTF-8, which a decoded record never holds,
+// takes foldText itself. FuzzAppendFold holds the two equal.
+func appendFold(dst []byte, s string) []byte {
+	t := norm.NFKC.String(s)
+	if !utf8.ValidString(t) {
+		return append(dst, foldText(s)...)
+	}
+	start, space := len(dst), false
+	for _, r := range t {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space && len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		space = false
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			dst = append(dst, byte(r))
+			continue
+		}
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+	}
+	return dst
 }
 
 // foldText is the generic normalisation of a text value: NFKC, lower case,

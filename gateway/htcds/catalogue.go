@@ -8,7 +8,10 @@
 // field names.
 package htcds
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+)
 
 // Class says how much a field reveals about a person. It is the main input of
 // the release policy.
@@ -244,6 +247,7 @@ type index struct {
 	picklists []map[string]struct{}
 	regionOf  map[string][2]FieldID // address group -> (State, Country)
 	quoted    [][]byte              // each field's name as a JSON string
+	byRole    [RoleMobilePhone + 1][]FieldID
 }
 
 var idx = buildIndex()
@@ -260,6 +264,9 @@ func buildIndex() index {
 		f.ID = FieldID(i)
 		ix.byName[f.Name] = f.ID
 		ix.quoted[i], _ = json.Marshal(f.Name)
+		if f.Role != NoRole {
+			ix.byRole[f.Role] = append(ix.byRole[f.Role], f.ID)
+		}
 		if len(f.Values) > 0 {
 			set := make(map[string]struct{}, len(f.Values))
 			for _, v := range f.Values {
@@ -290,13 +297,12 @@ func Lookup(name string) (*Field, bool) {
 // catalogue, which is a programming error.
 func ByID(id FieldID) *Field { return &catalogue[id] }
 
-// FieldsWithRole returns the IDs of the fields that carry an identity role.
+// FieldsWithRole returns the IDs of the fields that carry an identity role,
+// from a table built once: it is on every exchange's path. The slice is
+// clipped, so appending to it copies; it must not be modified.
 func FieldsWithRole(r Role) []FieldID {
-	var ids []FieldID
-	for i := range catalogue {
-		if catalogue[i].Role == r {
-			ids = append(ids, FieldID(i))
-		}
+	if r == NoRole || int(r) >= len(idx.byRole) {
+		return nil
 	}
-	return ids
+	return slices.Clip(idx.byRole[r])
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -233,5 +234,38 @@ func TestFieldSetHoldsTheRecordsFields(t *testing.T) {
 	other.Set(0, Value{Str: "x"})
 	if other.FieldSet() == set {
 		t.Error("records of other fields have the same set")
+	}
+}
+
+// The role table is the catalogue scanned, and a caller's append cannot
+// reach it.
+func TestFieldsWithRoleIsTheCatalogues(t *testing.T) {
+	for r := RoleFirstName; r <= RoleMobilePhone; r++ {
+		var want []FieldID
+		for _, f := range Fields() {
+			if f.Role == r {
+				want = append(want, f.ID)
+			}
+		}
+		got := FieldsWithRole(r)
+		if !slices.Equal(got, want) {
+			t.Errorf("role %d: got %v, want %v", r, got, want)
+		}
+		_ = append(got, FieldID(0))
+		if again := FieldsWithRole(r); !slices.Equal(again, want) {
+			t.Errorf("role %d: an append changed the table: %v", r, again)
+		}
+	}
+	if got := FieldsWithRole(NoRole); got != nil {
+		t.Errorf("NoRole: got %v, want none", got)
+	}
+}
+
+func TestAppendNameIsTheNameInJSON(t *testing.T) {
+	for _, f := range Fields() {
+		want, _ := json.Marshal(f.Name)
+		if got := (Entry{ID: f.ID}).AppendName([]byte("x")); string(got) != "x"+string(want) {
+			t.Errorf("%s: got %s, want x%s", f.Name, got, want)
+		}
 	}
 }

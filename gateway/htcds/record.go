@@ -490,6 +490,10 @@ func appendValue(b []byte, k Kind, v Value) ([]byte, error) {
 // appendString appends a JSON string as encoding/json writes it.
 func appendString(b []byte, s string) ([]byte, error) { return jsonx.AppendString(b, s), nil }
 
+// AppendName appends the entry's field name as a JSON string, encoded once
+// for the catalogue.
+func (e Entry) AppendName(b []byte) []byte { return append(b, idx.quoted[e.ID]...) }
+
 // AppendJSON appends the entry's value encoded as JSON, in the shape its
 // kind takes.
 func (e Entry) AppendJSON(b []byte) ([]byte, error) {
