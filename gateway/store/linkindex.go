@@ -227,13 +227,26 @@ func (x *linkIndex) write(links []link, m indexMark) error {
 	if err != nil {
 		return err
 	}
+	// In key order, the memtable's inserter starts each search from where
+	// the last one ended instead of from the top of its skiplist (the keys
+	// are keyed hashes: in log order, every insert is a cold search). The
+	// sort is stable: of two links of one key, the earlier stays first,
+	// and the merge operator keeps it.
+	type packed struct{ key, person []byte }
+	buf := make([]byte, 0, len(links)*(len(linkPrefix)+2*(2+binary.MaxVarintLen32+macLen)))
+	ps := make([]packed, len(links))
+	for i, l := range links {
+		start := len(buf)
+		buf = packLink(append(buf, linkPrefix...), l.key)
+		mid := len(buf)
+		buf = packLink(buf, l.person)
+		ps[i] = packed{buf[start:mid:mid], buf[mid:len(buf):len(buf)]}
+	}
+	slices.SortStableFunc(ps, func(a, b packed) int { return bytes.Compare(a.key, b.key) })
 	b := x.db.NewBatch()
 	defer b.Close()
-	var key, person []byte
-	for _, l := range links {
-		key = packLink(append(key[:0], linkPrefix...), l.key)
-		person = packLink(person[:0], l.person)
-		if err := b.Merge(key, person, nil); err != nil {
+	for _, p := range ps {
+		if err := b.Merge(p.key, p.person, nil); err != nil {
 			return err
 		}
 	}

@@ -482,6 +482,31 @@ func TestLinksIndexKeepsTheFirstPerson(t *testing.T) {
 	}
 }
 
+// Within one batch the links are sorted by key before they are written: of
+// two links of one key, the one earlier in the log still wins, whatever
+// the keys around them.
+func TestLinksIndexKeepsTheFirstPersonWithinABatch(t *testing.T) {
+	x, err := openLinkIndex("idx", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.close()
+	var links []link
+	for i := range 50 {
+		links = append(links, link{fmt.Sprintf("k:%02d", 49-i), fmt.Sprintf("p%d", i)}, link{"k:same", fmt.Sprintf("p%d", i)})
+	}
+	if err := x.write(links, indexMark{seq: 1, row: logRowHash("p", "k")}); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	if err := x.lookup(context.Background(), []string{"k:same", "k:00", "k:49"}, found); err != nil {
+		t.Fatal(err)
+	}
+	if found["k:same"] != "p0" || found["k:00"] != "p49" || found["k:49"] != "p0" {
+		t.Fatalf("got %v, want k:same and k:49 to p0, k:00 to p49", found)
+	}
+}
+
 // Beside the process that holds the index, the store opens without it for
 // audit work: it finds persons from the log (queued links included) and
 // refuses every release.
