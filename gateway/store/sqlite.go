@@ -287,7 +287,7 @@ func readSubmissions(ctx context.Context, tx *txx, source string, args []any, ou
 // nextSubmission gives a release the next version of its source record, or
 // returns the latest one when its content is the same. latest holds the
 // batch's source records as stored, and takes the batch's own versions.
-func nextSubmission(m *Message, latest map[subKey]Submission) (*DuplicateError, []any) {
+func nextSubmission(m *Message, created string, latest map[subKey]Submission) (*DuplicateError, []any) {
 	k := subKey{m.Source, m.SourceRecordID, m.Destination, m.Purpose}
 	version := 1
 	if l, ok := latest[k]; ok {
@@ -298,7 +298,7 @@ func nextSubmission(m *Message, latest map[subKey]Submission) (*DuplicateError, 
 	}
 	latest[k] = Submission{Version: version, ContentHash: m.ContentHash, ExchangeID: m.ID, DecisionID: m.DecisionID}
 	m.Version = version
-	return nil, []any{m.Source, m.SourceRecordID, m.Destination, m.Purpose, version, m.ContentHash, m.ID, m.DecisionID, ts(m.CreatedAt)}
+	return nil, []any{m.Source, m.SourceRecordID, m.Destination, m.Purpose, version, m.ContentHash, m.ID, m.DecisionID, created}
 }
 
 func latestSubmission(ctx context.Context, q interface {
@@ -880,8 +880,15 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	var subs [][]any
 	for i, r := range rs {
 		m, e := r.Message, r.Entry
+		// An exchange's message and entry carry one time: formatted once.
+		created, at := ts(m.CreatedAt), ""
+		if e.Time.Equal(m.CreatedAt) {
+			at = created
+		} else {
+			at = ts(e.Time)
+		}
 		if m.SourceRecordID != "" {
-			dup, row := nextSubmission(m, latest)
+			dup, row := nextSubmission(m, created, latest)
 			if dup != nil {
 				return i, dup
 			}
@@ -909,11 +916,11 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		}
 		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
 		n := len(outboxVals)
-		outboxVals = append(outboxVals, m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, ts(m.CreatedAt),
+		outboxVals = append(outboxVals, m.ID, m.Destination, m.Source, m.Purpose, m.DecisionID, created,
 			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, m.Sealed)
 		outbox = append(outbox, outboxVals[n:len(outboxVals):len(outboxVals)])
 		n = len(auditVals)
-		auditVals = append(auditVals, e.Seq, e.DecisionID, ts(e.Time), e.Source, e.Destination, e.Purpose, string(e.Outcome),
+		auditVals = append(auditVals, e.Seq, e.DecisionID, at, e.Source, e.Destination, e.Purpose, string(e.Outcome),
 			entry.rest, e.Hash, e.Subject, entry.hash, entry.at)
 		audits = append(audits, auditVals[n:len(auditVals):len(auditVals)])
 	}
