@@ -81,6 +81,7 @@ const (
 	RoleBirthdate
 	RoleDocument
 	RoleMobilePhone
+	roleCount // the number of roles: keep it last
 )
 
 // Generalization is what "generalise" means for a field.
@@ -247,7 +248,7 @@ type index struct {
 	picklists []map[string]struct{}
 	regionOf  map[string][2]FieldID // address group -> (State, Country)
 	quoted    [][]byte              // each field's name as a JSON string
-	byRole    [RoleMobilePhone + 1][]FieldID
+	byRole    [roleCount][]FieldID
 }
 
 var idx = buildIndex()
