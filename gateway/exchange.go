@@ -206,7 +206,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 		return dup, err
 	}
 	decisionID := uuid.Must(uuid.NewV7()).String()
-	mks := matchKeys(sub.Record)
+	mks, names := matchKeys(sub.Record)
 	keyIn := keyInputs(mks)
 	subjectKeys, err := x.internalKeys(ctx, keyIn)
 	if err != nil {
@@ -227,7 +227,7 @@ func (x *Exchanger) Exchange(ctx context.Context, sub *Submission) (*Receipt, er
 	if !dec.Allow {
 		return nil, x.deny(ctx, entry, dec)
 	}
-	released, err := x.transform(ctx, dst, sub, dec, mks, keyIn)
+	released, err := x.transform(ctx, dst, sub, dec, mks, keyIn, names)
 	if err != nil {
 		return nil, x.fail(keyStage(err), err)
 	}

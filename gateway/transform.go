@@ -32,7 +32,10 @@ type released struct {
 	sourceRecord string // the source's record id, pseudonymised in the destination's domain
 }
 
-// identityOf reads a record's identity through the catalogue's roles.
+// identityOf reads a record's identity through the catalogue's roles. When
+// each name role has one field, as every role has today, the name is
+// normalised part by part (identity.Names), once for the match keys and the
+// name fields' pseudonyms both.
 func identityOf(r *htcds.Record) identity.Identity {
 	get := func(role htcds.Role) string {
 		ids := htcds.FieldsWithRole(role)
@@ -48,30 +51,65 @@ func identityOf(r *htcds.Record) identity.Identity {
 		}
 		return strings.Join(parts, " ")
 	}
-	first := get(htcds.RoleFirstName)
-	if middle := get(htcds.RoleMiddleName); middle != "" {
+	id := identity.Identity{
+		Birthdate: get(htcds.RoleBirthdate), Document: get(htcds.RoleDocument), Phone: get(htcds.RoleMobilePhone),
+	}
+	first, middle, last := get(htcds.RoleFirstName), get(htcds.RoleMiddleName), get(htcds.RoleLastName)
+	if namesByPart {
+		id.Names = identity.NormalizeNames(first, middle, last)
+		return id
+	}
+	if middle != "" {
 		first += " " + middle
 	}
-	return identity.Identity{
-		First: first, Last: get(htcds.RoleLastName), Birthdate: get(htcds.RoleBirthdate),
-		Document: get(htcds.RoleDocument), Phone: get(htcds.RoleMobilePhone),
-	}
+	id.First, id.Last = first, last
+	return id
 }
 
-// matchKeys are the record's match keys; none when the record does not
-// identify anyone well enough to link. An exchange normalises the identity
-// once: the keys serve the internal link and the destination's.
-func matchKeys(r *htcds.Record) []identity.MatchKey {
-	mks, err := identity.MatchKeys(identityOf(r))
-	if err != nil {
-		return nil
+// namesByPart tells that every name role has one field, so that a name
+// field's value is the whole of its part of identity.Names.
+var namesByPart = func() bool {
+	for _, role := range []htcds.Role{htcds.RoleFirstName, htcds.RoleMiddleName, htcds.RoleLastName} {
+		if len(htcds.FieldsWithRole(role)) != 1 {
+			return false
+		}
 	}
-	return mks
+	return true
+}()
+
+// namePart is the part of identity.Names a name field holds.
+func namePart(role htcds.Role) (identity.NamePart, bool) {
+	switch role {
+	case htcds.RoleFirstName:
+		return identity.FirstName, true
+	case htcds.RoleMiddleName:
+		return identity.MiddleName, true
+	case htcds.RoleLastName:
+		return identity.LastName, true
+	}
+	return 0, false
+}
+
+// matchKeys are the record's match keys, none when the record does not
+// identify anyone well enough to link, and its name normalised part by part
+// (nil when it is not). An exchange normalises the identity once: the keys
+// serve the internal link and the destination's, and the name's parts the
+// name fields' pseudonyms.
+func matchKeys(r *htcds.Record) ([]identity.MatchKey, *identity.Names) {
+	id := identityOf(r)
+	mks, err := identity.MatchKeys(id)
+	if err != nil {
+		return nil, id.Names
+	}
+	return mks, id.Names
 }
 
 // matchInputs are the record's match keys as pseudonym inputs; none when the
 // record does not identify anyone well enough to link.
-func matchInputs(r *htcds.Record) [][]byte { return keyInputs(matchKeys(r)) }
+func matchInputs(r *htcds.Record) [][]byte {
+	mks, _ := matchKeys(r)
+	return keyInputs(mks)
+}
 
 func keyInputs(mks []identity.MatchKey) [][]byte {
 	if len(mks) == 0 {
@@ -164,8 +202,9 @@ func (p *fieldPlan) fits(rec *htcds.Record) bool {
 
 // transform applies the decision to every field. Pseudonyms are made in the
 // destination's domain in one call to the key backend.
-// mks are the record's match keys and keyIn their pseudonym inputs.
-func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision, mks []identity.MatchKey, keyIn [][]byte) (*released, error) {
+// mks are the record's match keys, keyIn their pseudonym inputs and names
+// its name normalised part by part (or nil).
+func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Submission, dec *policy.Decision, mks []identity.MatchKey, keyIn [][]byte, names *identity.Names) (*released, error) {
 	rec := sub.Record
 	plan, err := planFor(dec, rec)
 	if err != nil {
@@ -183,7 +222,7 @@ func (x *Exchanger) transform(ctx context.Context, dst *config.Agency, sub *Subm
 		switch actions[e.ID] {
 		case policy.Keep, policy.Redact:
 		case policy.Pseudonymise:
-			in, err := pseudonymInput(e)
+			in, err := pseudonymInput(e, names)
 			if err != nil {
 				return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "cannot_pseudonymise",
 					Message: "field " + f.Name + " cannot be pseudonymised: " + err.Error() + "; nothing was released", Err: errors.Join(ErrPrivacy, err)}
@@ -299,8 +338,9 @@ func policyBroken(err error) *Error {
 
 // pseudonymInput is the normalised form of a field's value, prefixed with the
 // field's name so that equal values of different fields never share a
-// pseudonym. Its errors never contain the value.
-func pseudonymInput(e htcds.Entry) ([]byte, error) {
+// pseudonym. A name field takes its part of names, already normalised, when
+// names is not nil. Its errors never contain the value.
+func pseudonymInput(e htcds.Entry, names *identity.Names) ([]byte, error) {
 	f := e.Field()
 	var (
 		s   string
@@ -308,7 +348,11 @@ func pseudonymInput(e htcds.Entry) ([]byte, error) {
 	)
 	switch {
 	case f.Role == htcds.RoleFirstName || f.Role == htcds.RoleMiddleName || f.Role == htcds.RoleLastName:
-		s, err = identity.NormalizeName(e.Value.Str)
+		if p, ok := namePart(f.Role); ok && names != nil {
+			s, err = names.Part(p)
+		} else {
+			s, err = identity.NormalizeName(e.Value.Str)
+		}
 	case f.Role == htcds.RoleDocument:
 		s, err = identity.NormalizeDocument(e.Value.Str)
 	case f.Kind == htcds.Phone:

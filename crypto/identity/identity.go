@@ -9,6 +9,9 @@ import (
 // It is the input of MatchKeys and is never stored by this package.
 type Identity struct {
 	First, Last, Birthdate, Document, Phone string
+	// Names, when set, is the name normalised part by part, and takes
+	// the place of First and Last, which are then not read.
+	Names *Names
 }
 
 // Kind names a match key, so that a pseudonym of a document number can
@@ -125,7 +128,7 @@ func MatchKeys(id Identity) ([]MatchKey, error) {
 		n      int
 	)
 	keys = make([]MatchKey, 0, 3)
-	if v, err := nameBirthdateKey(id.First, id.Last, id.Birthdate); err != nil {
+	if v, err := nameBirthdateKey(id, id.Birthdate); err != nil {
 		causes[n] = err
 		n++
 	} else {
@@ -160,7 +163,11 @@ func optional(s string, missing error, normalize func(string) (string, error)) (
 // nameBirthdateKey builds the nb key value "<name skeleton>|YYYY-MM-DD".
 // The name skeleton covers both name parts with their tokens sorted, so that
 // swapped first and last names give the same key.
-func nameBirthdateKey(first, last, birthdate string) (string, error) {
+func nameBirthdateKey(id Identity, birthdate string) (string, error) {
+	first, last := id.First, id.Last
+	if id.Names != nil {
+		first, last = id.Names.first(), id.Names.last()
+	}
 	if isBlank(first) && isBlank(last) {
 		return "", errNameMissing
 	}
@@ -171,8 +178,16 @@ func nameBirthdateKey(first, last, birthdate string) (string, error) {
 	if err := parseDate(birthdate, &date); err != nil {
 		return "", err
 	}
-	var buf [512]byte
-	b, err := appendName(buf[:0], first, last)
+	var (
+		buf [512]byte
+		b   []byte
+		err error
+	)
+	if id.Names != nil {
+		b, err = id.Names.appendWhole(buf[:0])
+	} else {
+		b, err = appendName(buf[:0], first, last)
+	}
 	if err != nil {
 		return "", err
 	}

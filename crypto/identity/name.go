@@ -37,11 +37,25 @@ func NormalizeName(s string) (string, error) {
 // appendName appends the skeleton of the name made of both parts (either
 // may be empty) to dst.
 func appendName(dst []byte, first, last string) ([]byte, error) {
+	b, _, err := appendNameNoted(dst, first, last, false)
+	return b, err
+}
+
+// appendNameNoted is appendName that, when note is set, also tells whether
+// the skeleton is mergeable: whether the skeleton of a whole name holding
+// these parts beside other mergeable ones is the sorted merge of the parts'
+// skeletons (Names). That holds when both parts are in NFKC already (so
+// joining them changes no letter), no word of theirs is a patronymic marker
+// (so nothing glues across parts), the first skeleton was already settled
+// (so no later round runs), and no unit of it reads as a marker (so none
+// glues in a later round either). A part with no letters is mergeable on
+// the first condition alone: it adds nothing.
+func appendNameNoted(dst []byte, first, last string, note bool) (out []byte, mergeable bool, err error) {
 	if err := checkNamePart(first); err != nil {
-		return dst, err
+		return dst, false, err
 	}
 	if err := checkNamePart(last); err != nil {
-		return dst, err
+		return dst, false, err
 	}
 	var latBuf [1024]byte
 	lat := appendLatin(latBuf[:0], first)
@@ -50,9 +64,37 @@ func appendName(dst []byte, first, last string) ([]byte, error) {
 	start := len(dst)
 	dst, ok := appendSkeleton(dst, lat)
 	if !ok {
-		return dst[:start], errNameNoLetters
+		return dst[:start], note && nfkcStable(first) && nfkcStable(last), errNameNoLetters
 	}
-	return settle(dst, start), nil
+	dst, settled := settle(dst, start)
+	if note {
+		mergeable = settled && nfkcStable(first) && nfkcStable(last) && !hasMarker(lat) && !hasMarker(dst[start:])
+	}
+	return dst, mergeable, nil
+}
+
+// nfkcStable reports whether NFKC leaves s unchanged rune by rune, so that
+// s joined to another such string by a space normalises to the two joined.
+func nfkcStable(s string) bool {
+	for _, r := range s {
+		if !isNFKCStable(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMarker reports whether a word of the space-separated words is a
+// patronymic marker.
+func hasMarker(words []byte) bool {
+	for rest := words; len(rest) > 0; {
+		var w []byte
+		w, rest = nextWord(rest)
+		if isMarker(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkNamePart rejects a part that is too long or not UTF-8 before any
@@ -69,17 +111,20 @@ func checkNamePart(s string) error {
 
 // settle re-normalises the skeleton in dst[start:] until it no longer
 // changes, which makes NormalizeName idempotent even where two adjacent
-// letters of the output happen to spell a digraph ("d" + "zh").
-func settle(dst []byte, start int) []byte {
+// letters of the output happen to spell a digraph ("d" + "zh"). It reports
+// whether the skeleton was settled already.
+func settle(dst []byte, start int) (out []byte, settled bool) {
 	var tmp [512]byte
+	settled = true
 	for range maxFixpointRounds {
 		again, _ := appendSkeleton(tmp[:0], dst[start:])
 		if bytes.Equal(again, dst[start:]) {
 			break
 		}
+		settled = false
 		dst = append(dst[:start], again...)
 	}
-	return dst
+	return dst, settled
 }
 
 // isBlank reports whether s holds nothing but white space.
