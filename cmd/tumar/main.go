@@ -10,9 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tumarproject/tumar/gateway"
 )
 
-func main() { os.Exit(mainCode(os.Args[1:])) }
+func main() {
+	gateway.TuneGC()
+	os.Exit(mainCode(os.Args[1:]))
+}
 
 // mainCode runs the command line and returns the exit code; the tests run
 // it as a separate process too, as several gateway replicas.

@@ -2,9 +2,12 @@ package perf
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/tumarproject/tumar/gateway"
 )
 
 // The Go benchmarks run the scenarios of `tumar bench` with b.N records, for
@@ -41,4 +44,11 @@ func BenchmarkHTTPS(b *testing.B) {
 	for _, c := range []int{1, 16, 64} {
 		b.Run("clients="+strconv.Itoa(c), func(b *testing.B) { benchScenario(b, runHTTPS, []int{c}) })
 	}
+}
+
+// TestMain runs the tests and benchmarks with the collector set as the
+// tumar binary sets it.
+func TestMain(m *testing.M) {
+	gateway.TuneGC()
+	os.Exit(m.Run())
 }

@@ -79,6 +79,7 @@ type Machine struct {
 	Cores     int    `json:"cores"`
 	GoVersion string `json:"go_version"`
 	OS        string `json:"os"`
+	GCPercent int    `json:"gc_percent"` // the collector's goal in force (GOGC)
 }
 
 // scenario is one measured workload.
@@ -260,7 +261,7 @@ func rss() uint64 {
 }
 
 func machine() Machine {
-	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPU: "unknown"}
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPU: "unknown", GCPercent: gcPercent()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -304,4 +305,11 @@ func parallel(n, workers int, fn func(worker, i int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// gcPercent reads the collector's goal in force.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }

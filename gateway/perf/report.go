@@ -51,7 +51,7 @@ func (r *Report) check() {
 
 // Print writes the report as tables for people.
 func (r *Report) Print(w io.Writer) error {
-	fmt.Fprintf(w, "Machine: %d cores, %s, %s, %s", r.Machine.Cores, r.Machine.CPU, r.Machine.GoVersion, r.Machine.OS)
+	fmt.Fprintf(w, "Machine: %d cores, %s, %s, %s, GOGC=%d", r.Machine.Cores, r.Machine.CPU, r.Machine.GoVersion, r.Machine.OS, r.Machine.GCPercent)
 	if r.Quick {
 		fmt.Fprint(w, " (--quick: scaled down)")
 	}
