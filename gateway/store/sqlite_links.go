@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -77,7 +76,7 @@ type linkQueue struct {
 	// never the reverse). Built at open; the index's lock keeps any other
 	// process from linking keys it would not hold. skipped counts the
 	// look-ups the filter saved.
-	filter  *bloom.BloomFilter
+	filter  *keyFilter
 	skipped int64
 
 	kick chan struct{}
@@ -90,7 +89,7 @@ type linkQueue struct {
 // least linkFilterMin, with 1% false positives. Past that size it only lets
 // more look-ups through to the index, until the next open sizes it again.
 const (
-	linkFilterMin = 4_000_000 // about 4.8 MB
+	linkFilterMin = 4_000_000 // about 5.5 MB
 	linkFilterFP  = 0.01
 )
 
@@ -114,7 +113,7 @@ func (q *linkQueue) get(k string) (person string, queued, stored bool) {
 	if p, ok := q.frozen[k]; ok {
 		return p, true, false
 	}
-	if q.filter != nil && !q.filter.TestString(k) {
+	if q.filter != nil && !q.filter.hasString(k) {
 		q.skipped++
 		return "", false, false
 	}
@@ -127,7 +126,7 @@ func (q *linkQueue) add(links []link, seq int64) {
 	for _, l := range links {
 		q.active[l.key] = l.person
 		if q.filter != nil {
-			q.filter.AddString(l.key)
+			q.filter.addString(l.key)
 		}
 	}
 	q.seq = seq
@@ -371,8 +370,8 @@ func (s *SQL) buildLinkFilter() error {
 	if err != nil {
 		return fmt.Errorf("store: size the links filter: %w", err)
 	}
-	f := bloom.NewWithEstimates(uint(max(linkFilterMin, 2*n)), linkFilterFP)
-	if err := s.idx.eachKey(func(k []byte) { f.Add(k) }); err != nil {
+	f := newKeyFilter(uint64(max(linkFilterMin, 2*n)), linkFilterFP)
+	if err := s.idx.eachKey(f.add); err != nil {
 		return fmt.Errorf("store: fill the links filter: %w", err)
 	}
 	s.links.mu.Lock()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-
-	"github.com/bits-and-blooms/bloom/v3"
 )
 
 // submitted is a Bloom filter of the (source, source record id) of every
@@ -22,13 +20,13 @@ import (
 // a later check through to the table.
 type submitted struct {
 	mu sync.Mutex
-	f  *bloom.BloomFilter
+	f  *keyFilter
 }
 
 // Sizing, as for the links filter: twice the submissions at open, at least
 // subFilterMin, 1% false positives.
 const (
-	subFilterMin = 2_000_000 // about 2.4 MB
+	subFilterMin = 2_000_000 // about 2.8 MB
 	subFilterFP  = 0.01
 )
 
@@ -48,7 +46,7 @@ func buildSubmitted(ctx context.Context, db querier) (*submitted, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: size the submissions filter: %w", err)
 	}
-	s := &submitted{f: bloom.NewWithEstimates(uint(max(subFilterMin, 2*n)), subFilterFP)}
+	s := &submitted{f: newKeyFilter(uint64(max(subFilterMin, 2*n)), subFilterFP)}
 	rows, err = db.QueryContext(ctx, `SELECT source, source_record_id FROM submissions`)
 	if err != nil {
 		return nil, fmt.Errorf("store: fill the submissions filter: %w", err)
@@ -61,7 +59,7 @@ func buildSubmitted(ctx context.Context, db querier) (*submitted, error) {
 			return nil, fmt.Errorf("store: fill the submissions filter: %w", err)
 		}
 		buf = subFilterKey(buf[:0], source, id)
-		s.f.Add(buf)
+		s.f.add(buf)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: fill the submissions filter: %w", err)
@@ -83,7 +81,7 @@ func (s *submitted) mayHave(source, id string) bool {
 	k := subFilterKey(a[:0], source, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.f.Test(k)
+	return s.f.has(k)
 }
 
 // add records a submission of the record.
@@ -94,6 +92,6 @@ func (s *submitted) add(source, id string) {
 	var a [96]byte
 	k := subFilterKey(a[:0], source, id)
 	s.mu.Lock()
-	s.f.Add(k)
+	s.f.add(k)
 	s.mu.Unlock()
 }
