@@ -33,7 +33,7 @@ measures, in one run:
 
 For each it prints records per second, allocations per record and peak
 resident memory, then the issue 9 targets and whether this run met them.
-A full run takes about 2 minutes and 4 GB of scratch disk; --quick
+A full run takes 2 to 6 minutes on 2 cores and 4 GB of scratch disk; --quick
 runs a scaled-down version in under a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
