@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"os"
 	"runtime/debug"
 	"testing"
 )
@@ -9,7 +10,8 @@ func TestTuneGCSetsTheGoalUnlessGOGCDoes(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 
-	t.Setenv("GOGC", "")
+	t.Setenv("GOGC", "") // to restore it after
+	os.Unsetenv("GOGC")
 	if got := TuneGC(); got != GCPercent {
 		t.Fatalf("TuneGC without GOGC = %d, want %d", got, GCPercent)
 	}

@@ -45,7 +45,9 @@ func appendName(dst []byte, first, last string) ([]byte, error) {
 // the skeleton is mergeable: whether the skeleton of a whole name holding
 // these parts beside other mergeable ones is the sorted merge of the parts'
 // skeletons (Names). That holds when both parts are in NFKC already (so
-// joining them changes no letter), no word of theirs is a patronymic marker
+// joining them changes no letter: toNFKC leaves the parts and the joined
+// name alike untouched, rune by rune, which the proof rests on and a change
+// to toNFKC must keep), no word of theirs is a patronymic marker
 // (so nothing glues across parts), the first skeleton was already settled
 // (so no later round runs), and no unit of it reads as a marker (so none
 // glues in a later round either). A part with no letters is mergeable on

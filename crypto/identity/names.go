@@ -51,10 +51,13 @@ func NormalizeNames(first, middle, last string) *Names {
 	return n
 }
 
+// errNoSuchPart is Part's answer for a NamePart outside the three.
+var errNoSuchPart = invalid("name", "no such part")
+
 // Part returns the skeleton of one part, as NormalizeName gives it.
 func (n *Names) Part(p NamePart) (string, error) {
 	if p < 0 || p >= nameParts {
-		return "", errNameNoLetters
+		return "", errNoSuchPart
 	}
 	return n.parts[p].skel, n.parts[p].err
 }

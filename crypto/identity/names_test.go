@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,6 +134,9 @@ func TestCommonNamesMerge(t *testing.T) {
 		if _, ok := NormalizeNames(s[0], s[1], s[2]).appendMerged(buf[:0]); !ok {
 			t.Errorf("%q: not merged", s)
 		}
+	}
+	if _, err := NormalizeNames("a", "", "b").Part(NamePart(7)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Part of no part: %v", err)
 	}
 	// And the ones that must not merge do not.
 	for _, s := range [][3]string{

@@ -629,18 +629,34 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, len(ids)+2)
+	// The list is padded with repeats of its last id to one of a few sizes
+	// (8, 32, 128 ... ids), so that acknowledgements of any length share a
+	// handful of prepared statements rather than filling the statement
+	// cache with one per length, which would leave every statement first
+	// seen after it, the release path's among them, unprepared.
+	size := ackListSize(len(ids))
+	args := make([]any, 0, size+2)
 	args = append(args, ts(time.Now()), destination)
-	for _, id := range ids {
-		args = append(args, id)
+	for i := range size {
+		args = append(args, ids[min(i, len(ids)-1)])
 	}
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE outbox SET acked_at = ? WHERE destination = ? AND acked_at IS NULL AND id IN (`+placeholders(len(ids))+`)`, args...)
+		`UPDATE outbox SET acked_at = ? WHERE destination = ? AND acked_at IS NULL AND id IN (`+placeholders(size)+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%w: ack: %w", ErrUnavailable, err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// ackListSize is the padded length of an acknowledgement of n ids: 8, 32,
+// 128, 512, 2,048 ...
+func ackListSize(n int) int {
+	size := 8
+	for size < n {
+		size *= 4
+	}
+	return size
 }
 
 // AuditLog implements Store.
