@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -14,11 +13,7 @@ import (
 // the release path binds, and reads every row back as written.
 func TestInsertRowsBindsSharedColumnsOnce(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	if err := s.inTx(ctx, func(tx *txx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE shared_test (a TEXT, c INTEGER, d, e TEXT, k INTEGER PRIMARY KEY, b BLOB)`)
 		return err
