@@ -110,6 +110,7 @@ type Plan struct {
 	fields   []*htcds.Field
 	columns  []Column
 	sourceID int // index of the source id column, -1 when there is none
+	mapped   int // columns mapped to a field: a record's most fields
 }
 
 // Bind checks a header row against the mapping: every column must be mapped
@@ -135,6 +136,7 @@ func (m *Mapping) Bind(header []string) (*Plan, error) {
 		case ok:
 			f, _ := htcds.Lookup(c.Field)
 			p.fields[i], p.columns[i] = f, c
+			p.mapped++
 		case ignored[name] || name == "":
 		default:
 			unmapped = append(unmapped, strconv.Quote(h))
@@ -180,6 +182,7 @@ func (p *Plan) Row(cells []string) (string, *htcds.Record, error) {
 	if p.sourceID >= 0 {
 		id = strings.TrimSpace(cells[p.sourceID])
 	}
+	rec.Grow(p.mapped)
 	for i, cell := range cells {
 		f := p.fields[i]
 		cell = strings.TrimSpace(norm.NFC.String(cell))

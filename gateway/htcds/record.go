@@ -87,6 +87,9 @@ func (r *Record) Set(id FieldID, v Value) {
 	r.entries = slices.Insert(r.entries, i, Entry{ID: id, Value: v})
 }
 
+// Grow makes room for n more fields, so that setting them allocates once.
+func (r *Record) Grow(n int) { r.entries = slices.Grow(r.entries, n) }
+
 // SetString is Set for the string kinds.
 func (r *Record) SetString(name, s string) error {
 	f, ok := Lookup(name)
