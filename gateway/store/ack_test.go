@@ -57,8 +57,8 @@ func TestAcksOfAnyLengthShareAFewStatements(t *testing.T) {
 		t.Fatalf("acks of 1 to 41 ids took %d statements, want at most 3 (8, 32, 128)", shapes)
 	}
 	for n, want := range map[int]int{1: 8, 8: 8, 9: 32, 128: 128, 129: 512, 1000: 2048} {
-		if got := ackListSize(n); got != want {
-			t.Fatalf("ackListSize(%d) = %d, want %d", n, got, want)
+		if got := paddedListSize(n); got != want {
+			t.Fatalf("paddedListSize(%d) = %d, want %d", n, got, want)
 		}
 	}
 }

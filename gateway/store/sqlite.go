@@ -242,10 +242,7 @@ func latestSubmissions(ctx context.Context, tx *txx, rs []Release) (map[subKey]S
 	for source, ids := range bySource {
 		for len(ids) > 0 {
 			n := min(len(ids), 128)
-			size := 8
-			for size < n {
-				size *= 4 // 8, 32 or 128, the last padded with repeats: three statements
-			}
+			size := paddedListSize(n) // 8, 32 or 128, the last padded with repeats: three statements
 			args := make([]any, 0, size+1)
 			args = append(args, source)
 			for i := range size {
@@ -634,7 +631,7 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 	// handful of prepared statements rather than filling the statement
 	// cache with one per length, which would leave every statement first
 	// seen after it, the release path's among them, unprepared.
-	size := ackListSize(len(ids))
+	size := paddedListSize(len(ids))
 	args := make([]any, 0, size+2)
 	args = append(args, ts(time.Now()), destination)
 	for i := range size {
@@ -649,9 +646,10 @@ func (s *SQL) Ack(ctx context.Context, destination string, ids []string) (int, e
 	return int(n), nil
 }
 
-// ackListSize is the padded length of an acknowledgement of n ids: 8, 32,
-// 128, 512, 2,048 ...
-func ackListSize(n int) int {
+// paddedListSize is the length an IN list of n values is padded to, with
+// repeats of its last value, so that lists of any length share a few
+// prepared statements: 8, 32, 128, 512, 2,048 ...
+func paddedListSize(n int) int {
 	size := 8
 	for size < n {
 		size *= 4
