@@ -125,13 +125,28 @@ func openSQLite(ctx context.Context, path string, withLinks bool) (*SQL, error) 
 	return s, nil
 }
 
+// pageSize is the page size of a new SQLite database. An outbox row (a
+// released record and its proof, about 2 KB) fits two to a 4 KiB page only
+// when it is small, and a third of those pages stayed empty; and SQLite
+// writes and checkpoints the WAL a page, in two system calls, at a time.
+// With 8 KiB pages (b) took 9% and (d) 12% less CPU a record, and one
+// client's latency did not move; 16 KiB cost one client 10% of its
+// throughput, each commit rewriting larger partial pages
+// (docs/benchmarks.md, "A tenth session").
+const pageSize = 8192
+
 // openSQLiteWriter opens (creating if needed) a database's one writer
 // connection, in WAL mode with the given pragmas, and applies the
 // migrations under dir. One connection: SQLite has one writer, and the
 // audit chain needs its appends serialised anyway.
 func openSQLiteWriter(ctx context.Context, path string, fsys embed.FS, dir string, pragmas ...string) (*sql.DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The driver runs the _pragma list sorted by name, and a database in WAL
+	// mode keeps its page size: the size goes in the list and WAL mode in
+	// _journal_mode, which the driver applies after the list. A database
+	// that exists keeps the page size it was made with.
+	q.Add("_pragma", fmt.Sprintf("page_size(%d)", pageSize))
+	q.Set("_journal_mode", "WAL")
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}

@@ -13,8 +13,10 @@ import (
 // database file.
 const checkpointEvery = 250 * time.Millisecond
 
-// walBackstop is the WAL size, in pages, at which a commit checkpoints by
-// itself: only if the checkpointer has fallen far behind.
+// walBackstop is the WAL size, in frames (pages: 160 MiB at pageSize), at
+// which a commit checkpoints by itself. Under a writer that never stops,
+// passive checkpoints rarely copy the last frames, so the WAL grows to it
+// and restarts from there; the checkpointer has copied most of it by then.
 const walBackstop = 20_000
 
 // walBehind is how many WAL frames may wait to be copied before the store

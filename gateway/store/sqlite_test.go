@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -66,6 +67,55 @@ func TestReopenKeepsData(t *testing.T) {
 	log, _ := s.AuditLog(ctx, 0, 10)
 	if len(got) != 1 || len(log) != 1 || audit.Verify(nil, log) != nil {
 		t.Fatalf("after reopen: %d messages, %d audit entries", len(got), len(log))
+	}
+}
+
+// A new database takes pageSize pages, in WAL mode; one made with 4 KiB
+// pages keeps them, and works as before.
+func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
+	ctx := context.Background()
+	pageAndMode := func(s *SQL) (int, string) {
+		t.Helper()
+		var size int
+		var mode string
+		if err := s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		return size, mode
+	}
+	if size, mode := pageAndMode(openTemp(t)); size != pageSize || mode != "wal" {
+		t.Errorf("a new database: %d-byte pages, journal %q; want %d, wal", size, mode, pageSize)
+	}
+
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE earlier (a)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	for range 2 {
+		s := openAt(t, path)
+		if size, mode := pageAndMode(s); size != 4096 || mode != "wal" {
+			t.Errorf("an existing database: %d-byte pages, journal %q; want 4096, wal", size, mode)
+		}
+		m := &Message{ID: fmt.Sprint("m", time.Now().UnixNano()), Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
+		if err := s.Release(ctx, m, &audit.Entry{DecisionID: "d1", Time: time.Now(), Outcome: audit.Released}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	s := openAt(t, path)
+	defer s.Close()
+	got, _ := s.Inbox(ctx, "errp", 10)
+	log, _ := s.AuditLog(ctx, 0, 10)
+	if len(got) != 2 || len(log) != 2 || audit.Verify(nil, log) != nil {
+		t.Fatalf("after two opens of a 4 KiB database: %d messages, %d audit entries", len(got), len(log))
 	}
 }
 
