@@ -86,8 +86,20 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 		}
 		return size, mode
 	}
-	if size, mode := pageAndMode(openTemp(t)); size != pageSize || mode != "wal" {
+	s := openTemp(t)
+	if size, mode := pageAndMode(s); size != pageSize || mode != "wal" {
 		t.Errorf("a new database: %d-byte pages, journal %q; want %d, wal", size, mode, pageSize)
+	}
+	// WAL mode, set after the other pragmas, keeps what they set.
+	var sync, backstop int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&backstop); err != nil {
+		t.Fatal(err)
+	}
+	if sync != 1 || backstop != walBackstop {
+		t.Errorf("synchronous %d, wal_autocheckpoint %d; want 1 (NORMAL), %d", sync, backstop, walBackstop)
 	}
 
 	path := filepath.Join(t.TempDir(), "tumar.db")
@@ -110,7 +122,7 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 		}
 		s.Close()
 	}
-	s := openAt(t, path)
+	s = openAt(t, path)
 	defer s.Close()
 	got, _ := s.Inbox(ctx, "errp", 10)
 	log, _ := s.AuditLog(ctx, 0, 10)
