@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -229,10 +230,14 @@ func (x *linkIndex) write(links []link, m indexMark) error {
 	}
 	// In key order, the memtable's inserter starts each search from where
 	// the last one ended instead of from the top of its skiplist (the keys
-	// are keyed hashes: in log order, every insert is a cold search). The
-	// sort is stable: of two links of one key, the earlier stays first,
-	// and the merge operator keeps it.
-	type packed struct{ key, person []byte }
+	// are keyed hashes: in log order, every insert is a cold search). Of
+	// two links of one key, the earlier stays first, and the merge
+	// operator keeps it: equal keys are ordered by their place in the log,
+	// which costs less than a stable sort (its merges took 40% of a write).
+	type packed struct {
+		key, person []byte
+		at          int
+	}
 	buf := make([]byte, 0, len(links)*(len(linkPrefix)+2*(2+binary.MaxVarintLen32+macLen)))
 	ps := make([]packed, len(links))
 	for i, l := range links {
@@ -240,9 +245,14 @@ func (x *linkIndex) write(links []link, m indexMark) error {
 		buf = packLink(append(buf, linkPrefix...), l.key)
 		mid := len(buf)
 		buf = packLink(buf, l.person)
-		ps[i] = packed{buf[start:mid:mid], buf[mid:len(buf):len(buf)]}
+		ps[i] = packed{buf[start:mid:mid], buf[mid:len(buf):len(buf)], i}
 	}
-	slices.SortStableFunc(ps, func(a, b packed) int { return bytes.Compare(a.key, b.key) })
+	slices.SortFunc(ps, func(a, b packed) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.at, b.at)
+	})
 	b := x.db.NewBatch()
 	defer b.Close()
 	for _, p := range ps {
