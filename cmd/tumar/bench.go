@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tumarproject/tumar/connectors"
 	"github.com/tumarproject/tumar/gateway/perf"
 )
 
@@ -20,13 +21,14 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the exchange path against its floor and print a table",
-		Long: `bench runs the real gateway on throw-away development environments and
+		Long: fmt.Sprintf(`bench runs the real gateway on throw-away development environments and
 measures, in one run:
 
   (a) the floor: JSON decode, three keyed pseudonyms and JSON encode of a
       1 KB referral, on every core; no policy, no store
   (b) the whole exchange in-process: file keys, default policy, SQLite,
-      256 in flight, every record durably stored and audited
+      %d in flight as the connector runner keeps, every record durably
+      stored and audited
   (c) the same over HTTPS with mutual TLS and keep-alive, 1, 16 and 64 clients
   (d) bulk: 1,000,000 CSV rows through the NGO connector
   (e) the Vault backend against the Vault-compatible test server, batched
@@ -34,7 +36,7 @@ measures, in one run:
 For each it prints records per second, allocations per record and peak
 resident memory, then the issue 9 targets and whether this run met them.
 A full run takes 2 to 6 minutes on 2 cores and 4 GB of scratch disk; --quick
-runs a scaled-down version in under a minute.`,
+runs a scaled-down version in under a minute.`, connectors.DefaultInFlight),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt := perf.Options{Quick: quick, Dir: keep}

@@ -117,7 +117,7 @@ gateway is back: records already released are recognised and not sent twice.`,
 	}
 	remote.register(run)
 	run.Flags().StringVar(&metricsFile, "metrics-textfile", "", "write the run's Prometheus metrics to this file (node exporter textfile format)")
-	run.Flags().IntVar(&inFlight, "in-flight", 256, "records in the pipeline at once; the gateway commits records in flight together, so more is faster up to its batch of 256")
+	run.Flags().IntVar(&inFlight, "in-flight", connectors.DefaultInFlight, "records in the pipeline at once; the gateway commits the records waiting while it writes the last batch together (up to 256 a commit), so more in flight makes larger commits, for more memory")
 	run.Flags().IntVar(&batchSize, "batch-size", 2000, "rows read from the source at a time")
 
 	var suggest bool

@@ -107,12 +107,13 @@ func runInProcess(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	return []Result{r}, released(ctx, e, n)
 }
 
-// inProcessFlight is how many exchanges (b) keeps in flight: as many as an
-// in-process caller does, the connector runner (tumar connector run
-// --in-flight, 256 by default), and as many as one group commit takes
-// (gateway's maxBatch). With 64, a batch is half written while the one
-// before it is synced, and (b) ran about 15% slower (docs/benchmarks.md).
-const inProcessFlight = 256
+// inProcessFlight is how many exchanges (b) keeps in flight: as many as
+// the connector runner, the in-process caller, does by default (tumar
+// connector run --in-flight). The gateway commits together what waits
+// while it writes the last batch: with 256 in flight a commit took about
+// 45 records and (b) ran 15% slower; with 64, 15% slower again
+// (docs/benchmarks.md).
+const inProcessFlight = connectors.DefaultInFlight
 
 // released checks that the audit log holds n verified entries: the figures
 // count only records that went the whole way.
@@ -226,7 +227,7 @@ func runBulk(ctx context.Context, e *env, quick bool) ([]Result, error) {
 	runner := &connectors.Runner{Connector: c, Source: "ngo-sezim", Sink: e.app.Exchange,
 		Target:     connectors.Target{Destination: "errp", Purpose: "criminal-referral", LegalBasis: "victim-consent"},
 		Quarantine: &connectors.Quarantine{Store: e.app.Store, Sealer: sealer},
-		BatchSize:  2000, Workers: 256}
+		BatchSize:  2000, Workers: connectors.DefaultInFlight}
 	r, err := measure("d", "bulk: CSV through the NGO connector to outbox and audit", n, func() error {
 		st, err := runner.Run(ctx)
 		if err == nil && st.Accepted != n {
