@@ -24,6 +24,9 @@ import (
 // agencyFlags are how a CLI command reaches the gateway as an agency.
 type agencyFlags struct {
 	gateway, ca, cert, key string
+	// conns is how many connections to keep to the gateway, for a command
+	// with that many requests at once; 0 for Go's defaults.
+	conns int
 }
 
 func (f *agencyFlags) register(cmd *cobra.Command) {
@@ -32,13 +35,6 @@ func (f *agencyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.cert, "cert", "", "the agency's client certificate (PEM)")
 	cmd.Flags().StringVar(&f.key, "key", "", "the agency's private key (PEM)")
 }
-
-// agencyConns is how many connections an agency's commands open to the
-// gateway at most. Over HTTPS on 2 cores, 64 clients released 7,349 and
-// 7,665 records/s, 256 clients 7,902 and 7,442, 512 clients 6,927 and
-// 6,936 (docs/benchmarks.md, "A tenth session"): more connections only
-// cost handshakes and memory on both sides.
-const agencyConns = 64
 
 func (f *agencyFlags) client() (*client.Client, error) {
 	if f.cert == "" || f.key == "" || f.ca == "" {
@@ -56,13 +52,15 @@ func (f *agencyFlags) client() (*client.Client, error) {
 	if !roots.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("%s holds no certificate", f.ca)
 	}
-	// A connector run keeps hundreds of records in flight: they share
-	// agencyConns kept-alive connections instead of opening one each (and
-	// closing all but two, Go's default of idle ones, after each burst).
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS13},
-		MaxConnsPerHost: agencyConns, MaxIdleConnsPerHost: agencyConns}}
-	return client.New(f.gateway, hc), nil
+	tr := &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS13}}
+	if f.conns > 0 {
+		// Kept alive, every one: Go keeps two idle by default, and closes
+		// the rest after each burst. No more than that either, so that no
+		// request waits for a connection against its timeout.
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = f.conns, f.conns
+	}
+	return client.New(f.gateway, &http.Client{Timeout: 30 * time.Second, Transport: tr}), nil
 }
 
 func newTokenCmd() *cobra.Command {

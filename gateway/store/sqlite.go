@@ -72,6 +72,13 @@ func OpenSQLiteWithoutLinks(ctx context.Context, path string) (*SQL, error) {
 }
 
 func openSQLite(ctx context.Context, path string, withLinks bool) (*SQL, error) {
+	// The path goes into a file: URI with the store's own parameters. A URI
+	// given as the path would name a file called "file:..." or lose its
+	// parameters, and one that looked in-memory would skip the WAL syncer:
+	// commits never made durable.
+	if strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("store: the SQLite path %q is a URI: give a file path, or :memory: for a database in memory", path)
+	}
 	db, err := openSQLiteWriter(ctx, path, sqliteMigrations, "migrations/sqlite",
 		// Commits are made durable by the WAL syncer (sqlite_sync.go),
 		// outside the writer; nothing is acknowledged or read before that.
@@ -175,9 +182,7 @@ func openSQLiteWriter(ctx context.Context, path string, fsys embed.FS, dir strin
 }
 
 // inMemory reports whether an SQLite path names an in-memory database.
-func inMemory(path string) bool {
-	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") || strings.Contains(path, "mode=memory")
-}
+func inMemory(path string) bool { return path == ":memory:" }
 
 // sqliteReaders is the size of the read pool.
 const sqliteReaders = 4

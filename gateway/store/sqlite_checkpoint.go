@@ -13,8 +13,8 @@ import (
 // database file.
 const checkpointEvery = 250 * time.Millisecond
 
-// walBackstop is the WAL size, in frames (pages: 160 MiB at pageSize), at
-// which a commit checkpoints by itself. Under a writer that never stops,
+// walBackstop is the WAL size, in frames, at which a commit checkpoints by
+// itself: a WAL of about 157 MiB with 8 KiB pages, 78 MiB with 4 KiB. Under a writer that never stops,
 // passive checkpoints rarely copy the last frames, so the WAL grows to it
 // and restarts from there; the checkpointer has copied most of it by then.
 const walBackstop = 20_000

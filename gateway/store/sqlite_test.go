@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,13 +103,18 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 		t.Errorf("synchronous %d, wal_autocheckpoint %d; want 1 (NORMAL), %d", sync, backstop, walBackstop)
 	}
 
+	// A database of 4 KiB pages in WAL mode, as the version before made.
 	path := filepath.Join(t.TempDir(), "tumar.db")
-	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_pragma=journal_mode(WAL)")
+	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_journal_mode=WAL")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var size int
 	if _, err := old.Exec(`CREATE TABLE earlier (a)`); err != nil {
 		t.Fatal(err)
+	}
+	if err := old.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil || size != 4096 {
+		t.Fatalf("the earlier database: %d-byte pages (%v), want 4096", size, err)
 	}
 	old.Close()
 	for range 2 {
@@ -124,8 +130,14 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 	}
 	s = openAt(t, path)
 	defer s.Close()
-	got, _ := s.Inbox(ctx, "errp", 10)
-	log, _ := s.AuditLog(ctx, 0, 10)
+	got, err := s.Inbox(ctx, "errp", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.AuditLog(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 2 || len(log) != 2 || audit.Verify(nil, log) != nil {
 		t.Fatalf("after two opens of a 4 KiB database: %d messages, %d audit entries", len(got), len(log))
 	}
@@ -175,6 +187,27 @@ func TestCheckpointsRunOffTheCommitPath(t *testing.T) {
 	got, err := again.Inbox(ctx, "errp", 1000)
 	if err != nil || len(got) != 200 {
 		t.Fatalf("after reopening: %d messages, %v", len(got), err)
+	}
+}
+
+// A URI for a path is refused, and nothing is created: it would have named
+// a file "file:...", or, looking in-memory, run without the WAL syncer.
+func TestURIPathsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, path := range []string{"file::memory:", "file::memory:?cache=shared", "file:tumar.db", "tumar.db?mode=memory"} {
+		s, err := OpenSQLite(context.Background(), path)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: opened, want an error", path)
+			continue
+		}
+		if !strings.Contains(err.Error(), "is a URI") {
+			t.Errorf("%s: %v, want it to say the path is a URI", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused paths left %d files behind", len(entries))
 	}
 }
 
