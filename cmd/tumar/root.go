@@ -34,6 +34,7 @@ Start with 'tumar demo', which needs no set-up.`,
 		newConsularCmd(),
 		newXRoadCmd(log),
 		newAuditCmd(),
+		newStoreCmd(),
 		newBenchCmd(),
 		newEnvelopeCmd(),
 	)

@@ -72,12 +72,8 @@ func OpenSQLiteWithoutLinks(ctx context.Context, path string) (*SQL, error) {
 }
 
 func openSQLite(ctx context.Context, path string, withLinks bool) (*SQL, error) {
-	// The path goes into a file: URI with the store's own parameters. A URI
-	// given as the path would name a file called "file:..." or lose its
-	// parameters, and one that looked in-memory would skip the WAL syncer:
-	// commits never made durable.
-	if strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("store: the SQLite path %q is a URI: give a file path, or :memory: for a database in memory", path)
+	if err := checkSQLitePath(path); err != nil {
+		return nil, err
 	}
 	db, err := openSQLiteWriter(ctx, path, sqliteMigrations, "migrations/sqlite",
 		// Commits are made durable by the WAL syncer (sqlite_sync.go),
@@ -183,6 +179,17 @@ func openSQLiteWriter(ctx context.Context, path string, fsys embed.FS, dir strin
 
 // inMemory reports whether an SQLite path names an in-memory database.
 func inMemory(path string) bool { return path == ":memory:" }
+
+// checkSQLitePath refuses a URI for a path. The path goes into a file: URI
+// with the store's own parameters: a URI would name a file called
+// "file:..." or lose its parameters, and one that looked in-memory would
+// skip the WAL syncer, its commits never made durable.
+func checkSQLitePath(path string) error {
+	if strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return fmt.Errorf("store: the SQLite path %q is a URI: give a file path, or :memory: for a database in memory", path)
+	}
+	return nil
+}
 
 // sqliteReaders is the size of the read pool.
 const sqliteReaders = 4
