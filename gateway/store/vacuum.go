@@ -9,6 +9,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // VacuumReport is what VacuumSQLite did: the database's page size and its
@@ -17,6 +19,10 @@ type VacuumReport struct {
 	PageSizeBefore, PageSizeAfter int
 	BytesBefore, BytesAfter       int64
 }
+
+// vacuumOutOfWAL, when set by a test, runs once VacuumSQLite has taken the
+// database out of WAL mode.
+var vacuumOutOfWAL func()
 
 // ErrInUse means another process has the database open.
 var ErrInUse = errors.New("store: another process has the database open")
@@ -53,7 +59,7 @@ func VacuumSQLite(ctx context.Context, path string) (rep VacuumReport, err error
 	}
 	rep.BytesBefore = sqliteBytes(path)
 
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(1000)")
 	if err != nil {
 		return rep, fmt.Errorf("%w: open %s: %w", ErrUnavailable, path, err)
 	}
@@ -66,19 +72,36 @@ func VacuumSQLite(ctx context.Context, path string) (rep VacuumReport, err error
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&rep.PageSizeBefore); err != nil {
 		return rep, fmt.Errorf("%w: read %s: %w", ErrUnavailable, path, err)
 	}
+	// The connection keeps its lock from the switch out of WAL mode to the
+	// end: in rollback-journal mode it would drop it between statements,
+	// and a process opening the database meanwhile would put it back in WAL
+	// mode, where the page size cannot change.
+	if _, err := conn.ExecContext(ctx, `PRAGMA locking_mode=EXCLUSIVE`); err != nil {
+		return rep, fmt.Errorf("%w: %s: exclusive locking: %w", ErrUnavailable, path, err)
+	}
 	var mode string
-	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil || mode != "delete" {
-		return rep, fmt.Errorf("%w (a connector run, tumar audit or xroad, or a gateway): stop it first (%s: journal mode %q, %v)", ErrInUse, path, mode, err)
+	err = conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode)
+	switch {
+	case busy(err) || err == nil && mode != "delete":
+		return rep, fmt.Errorf("%w (a gateway, a connector run, tumar audit or xroad): stop it first", ErrInUse)
+	case err != nil:
+		return rep, fmt.Errorf("%w: %s: leave WAL mode: %w", ErrUnavailable, path, err)
+	}
+	if vacuumOutOfWAL != nil {
+		vacuumOutOfWAL()
 	}
 	// From here on the database is out of WAL mode: whatever fails, it goes
 	// back in (the gateway would also put it back when it opens it).
 	defer func() {
-		if _, werr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA journal_mode=WAL`); werr != nil && err == nil {
-			err = fmt.Errorf("%w: back to WAL mode: %w", ErrUnavailable, werr)
+		bg := context.WithoutCancel(ctx)
+		_, lerr := conn.ExecContext(bg, `PRAGMA locking_mode=NORMAL`)
+		_, werr := conn.ExecContext(bg, `PRAGMA journal_mode=WAL`)
+		if werr = errors.Join(lerr, werr); werr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %s: back to WAL mode: %w", ErrUnavailable, path, werr))
 		}
 	}()
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA page_size=%d`, pageSize)); err != nil {
-		return rep, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return rep, fmt.Errorf("%w: %s: page size: %w", ErrUnavailable, path, err)
 	}
 	if _, err := conn.ExecContext(ctx, `VACUUM`); err != nil {
 		return rep, fmt.Errorf("%w: vacuum %s: %w", ErrUnavailable, path, err)
@@ -90,8 +113,22 @@ func VacuumSQLite(ctx context.Context, path string) (rep VacuumReport, err error
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&rep.PageSizeAfter); err != nil {
 		return rep, fmt.Errorf("%w: read %s: %w", ErrUnavailable, path, err)
 	}
+	if rep.PageSizeAfter != pageSize {
+		return rep, fmt.Errorf("%w: %s: %d-byte pages after vacuum, want %d", ErrUnavailable, path, rep.PageSizeAfter, pageSize)
+	}
 	rep.BytesAfter = sqliteBytes(path)
 	return rep, nil
+}
+
+// busy reports whether err is SQLite's "database is locked" (SQLITE_BUSY)
+// or "table is locked" (SQLITE_LOCKED), extended codes included.
+func busy(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	c := e.Code() & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
 func dirExists(dir string) bool {

@@ -6,6 +6,10 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/tumarproject/tumar/gateway/audit"
 )
@@ -111,4 +115,50 @@ func TestVacuumRefusesADatabaseInUse(t *testing.T) {
 			t.Errorf("%s: vacuumed, want an error", path)
 		}
 	}
+}
+
+// The links index's lock alone, held by a gateway starting up, is enough
+// to refuse a vacuum.
+func TestVacuumRefusesALockedLinksIndex(t *testing.T) {
+	path, _ := makeOldStore(t, 1)
+	lock, err := pebble.LockDirectory(indexDir(path), vfs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := VacuumSQLite(context.Background(), path); !errors.Is(err, ErrInUse) {
+		t.Fatalf("with the links index locked: %v, want ErrInUse", err)
+	}
+}
+
+// A process that opens the database while it is out of WAL mode waits for
+// the vacuum, which still rewrites it with new pages, and then opens it.
+func TestVacuumKeepsTheDatabaseFromLateOpeners(t *testing.T) {
+	ctx := context.Background()
+	path, persons := makeOldStore(t, 50)
+	opened := make(chan error, 1)
+	var late *SQL
+	vacuumOutOfWAL = func() {
+		go func() {
+			var err error
+			late, err = OpenSQLiteWithoutLinks(ctx, path)
+			opened <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // the opener is waiting on the lock by now
+	}
+	t.Cleanup(func() { vacuumOutOfWAL = nil })
+	rep, err := VacuumSQLite(ctx, path)
+	if err != nil || rep.PageSizeAfter != pageSize {
+		t.Fatalf("vacuum with a late opener: %+v, %v; want %d-byte pages", rep, err, pageSize)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("the late opener: %v", err)
+	}
+	late.Close()
+	s := openAt(t, path)
+	defer s.Close()
+	if got := pageSizeOf(t, s); got != pageSize {
+		t.Fatalf("page size %d, want %d", got, pageSize)
+	}
+	checkPersons(t, s, persons)
 }
