@@ -71,24 +71,64 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
+// makeOldDatabase makes a database of 4 KiB pages in WAL mode, as versions
+// before pageSize made, and returns its path.
+func makeOldDatabase(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tumar.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var size int
+	if _, err := db.Exec(`CREATE TABLE earlier (a)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil || size != 4096 {
+		t.Fatalf("the earlier database: %d-byte pages (%v), want 4096", size, err)
+	}
+	return path
+}
+
+// pageAndMode is the store's page size and journal mode.
+func pageAndMode(t *testing.T, s *SQL) (int, string) {
+	t.Helper()
+	var size int
+	var mode string
+	if err := s.db.QueryRowContext(context.Background(), `PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	return size, mode
+}
+
+// checkReleased checks that the store holds n messages for errp and n audit
+// entries that verify.
+func checkReleased(t *testing.T, s *SQL, n int, when string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := s.Inbox(ctx, "errp", n+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.AuditLog(ctx, 0, n+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || len(log) != n || audit.Verify(nil, log) != nil {
+		t.Fatalf("%s: %d messages, %d audit entries (verify: %v), want %d", when, len(got), len(log), audit.Verify(nil, log), n)
+	}
+}
+
 // A new database takes pageSize pages, in WAL mode; one made with 4 KiB
 // pages keeps them, and works as before.
 func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 	ctx := context.Background()
-	pageAndMode := func(s *SQL) (int, string) {
-		t.Helper()
-		var size int
-		var mode string
-		if err := s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-			t.Fatal(err)
-		}
-		return size, mode
-	}
 	s := openTemp(t)
-	if size, mode := pageAndMode(s); size != pageSize || mode != "wal" {
+	if size, mode := pageAndMode(t, s); size != pageSize || mode != "wal" {
 		t.Errorf("a new database: %d-byte pages, journal %q; want %d, wal", size, mode, pageSize)
 	}
 	// WAL mode, set after the other pragmas, keeps what they set.
@@ -103,23 +143,10 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 		t.Errorf("synchronous %d, wal_autocheckpoint %d; want 1 (NORMAL), %d", sync, backstop, walBackstop)
 	}
 
-	// A database of 4 KiB pages in WAL mode, as the version before made.
-	path := filepath.Join(t.TempDir(), "tumar.db")
-	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_journal_mode=WAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var size int
-	if _, err := old.Exec(`CREATE TABLE earlier (a)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil || size != 4096 {
-		t.Fatalf("the earlier database: %d-byte pages (%v), want 4096", size, err)
-	}
-	old.Close()
+	path := makeOldDatabase(t)
 	for range 2 {
 		s := openAt(t, path)
-		if size, mode := pageAndMode(s); size != 4096 || mode != "wal" {
+		if size, mode := pageAndMode(t, s); size != 4096 || mode != "wal" {
 			t.Errorf("an existing database: %d-byte pages, journal %q; want 4096, wal", size, mode)
 		}
 		m := &Message{ID: fmt.Sprint("m", time.Now().UnixNano()), Source: "ngo", Destination: "errp", Purpose: "p", DecisionID: "d1", CreatedAt: time.Now(), Payload: []byte("{}")}
@@ -130,17 +157,7 @@ func TestNewDatabasesTakeLargePagesAndOldOnesKeepTheirs(t *testing.T) {
 	}
 	s = openAt(t, path)
 	defer s.Close()
-	got, err := s.Inbox(ctx, "errp", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := s.AuditLog(ctx, 0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || len(log) != 2 || audit.Verify(nil, log) != nil {
-		t.Fatalf("after two opens of a 4 KiB database: %d messages, %d audit entries", len(got), len(log))
-	}
+	checkReleased(t, s, 2, "after two opens of a 4 KiB database")
 }
 
 // The checkpointer moves committed pages into the database file while the

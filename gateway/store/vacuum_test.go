@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -10,23 +9,13 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-
-	"github.com/tumarproject/tumar/gateway/audit"
 )
 
 // makeOldStore makes a store of 4 KiB pages, as versions before pageSize
 // made, holding n linked releases, and returns its path and persons.
 func makeOldStore(t *testing.T, n int) (string, map[string]string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tumar.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_journal_mode=WAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE earlier (a)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	path := makeOldDatabase(t)
 	s := openAt(t, path)
 	persons := map[string]string{}
 	releasePersons(t, s, 0, n, persons)
@@ -34,15 +23,6 @@ func makeOldStore(t *testing.T, n int) (string, map[string]string) {
 		t.Fatal(err)
 	}
 	return path, persons
-}
-
-func pageSizeOf(t *testing.T, s *SQL) int {
-	t.Helper()
-	var n int
-	if err := s.db.QueryRowContext(context.Background(), `PRAGMA page_size`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // A vacuum gives an earlier database the page size of a new one, and keeps
@@ -60,28 +40,14 @@ func TestVacuumGivesOldDatabasesNewPagesAndKeepsEverything(t *testing.T) {
 	}
 	s := openAt(t, path)
 	defer s.Close()
-	if got := pageSizeOf(t, s); got != pageSize {
-		t.Fatalf("page size %d after vacuum, want %d", got, pageSize)
-	}
-	var mode string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		t.Fatalf("journal mode %q (%v), want wal", mode, err)
+	if size, mode := pageAndMode(t, s); size != pageSize || mode != "wal" {
+		t.Fatalf("after vacuum: %d-byte pages, journal %q; want %d, wal", size, mode, pageSize)
 	}
 	if s.links.rebuilt {
 		t.Error("the links index was rebuilt: the vacuum moved the log's rows")
 	}
 	checkPersons(t, s, persons)
-	got, err := s.Inbox(ctx, "errp", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := s.AuditLog(ctx, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 300 || len(log) != 300 || audit.Verify(nil, log) != nil {
-		t.Fatalf("after vacuum: %d messages, %d audit entries (verify: %v)", len(got), len(log), audit.Verify(nil, log))
-	}
+	checkReleased(t, s, 300, "after vacuum")
 }
 
 // Nothing may have the database open during a vacuum: the gateway (which
@@ -101,12 +67,8 @@ func TestVacuumRefusesADatabaseInUse(t *testing.T) {
 		if _, err := VacuumSQLite(ctx, path); !errors.Is(err, ErrInUse) {
 			t.Errorf("with %s open: %v, want ErrInUse", name, err)
 		}
-		if got := pageSizeOf(t, s); got != 4096 {
-			t.Errorf("with %s open: page size %d, want it left at 4096", name, got)
-		}
-		var mode string
-		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-			t.Errorf("with %s open: journal mode %q (%v), want it left in wal", name, mode, err)
+		if size, mode := pageAndMode(t, s); size != 4096 || mode != "wal" {
+			t.Errorf("with %s open: %d-byte pages, journal %q; want them left at 4096, wal", name, size, mode)
 		}
 		s.Close()
 	}
@@ -157,8 +119,8 @@ func TestVacuumKeepsTheDatabaseFromLateOpeners(t *testing.T) {
 	late.Close()
 	s := openAt(t, path)
 	defer s.Close()
-	if got := pageSizeOf(t, s); got != pageSize {
-		t.Fatalf("page size %d, want %d", got, pageSize)
+	if size, _ := pageAndMode(t, s); size != pageSize {
+		t.Fatalf("page size %d, want %d", size, pageSize)
 	}
 	checkPersons(t, s, persons)
 }
