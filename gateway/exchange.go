@@ -127,8 +127,15 @@ func (x *Exchanger) signBatch(ctx context.Context, msgs []*store.Message) error 
 	// keeps it once (store/parts.go), cut where appendProof puts it.
 	sig := jsonx.AppendString(nil, proofs[0].Batch)
 	sum := sha256.Sum256(sig)
+	size := 0
+	for i := range proofs {
+		size += 64 + len(sig) + 48*len(proofs[i].Path)
+	}
+	buf := make([]byte, 0, size) // the batch's proofs, one after the other
 	for i, m := range msgs {
-		m.Proof = appendProof(make([]byte, 0, 64+len(proofs[i].Batch)+48*len(proofs[i].Path)), &proofs[i])
+		start := len(buf)
+		buf = appendProofOf(buf, sig, &proofs[i])
+		m.Proof = buf[start:len(buf):len(buf)]
 		m.ProofCut = store.Cut{At: len(proofBatchPrefix), Part: sig, Sum: &sum}
 	}
 	return nil

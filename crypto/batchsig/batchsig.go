@@ -78,8 +78,9 @@ func SignLeaves(ctx context.Context, signer keys.Signer, keyName string, leaves 
 	if err != nil {
 		return nil, fmt.Errorf("batchsig: %w", err)
 	}
-	t := &tree{leaves: leaves, memo: make(map[[2]int][]byte, len(leaves))}
-	body, err := json.Marshal(statement{Root: t.mth(0, len(leaves)), Size: uint64(len(leaves)), SignedAt: now.UTC().Truncate(time.Second)})
+	levels := treeLevels(leaves)
+	root := levels[len(levels)-1][0]
+	body, err := json.Marshal(statement{Root: root, Size: uint64(len(leaves)), SignedAt: now.UTC().Truncate(time.Second)})
 	if err != nil {
 		return nil, err
 	}
@@ -92,51 +93,49 @@ func SignLeaves(ctx context.Context, signer keys.Signer, keyName string, leaves 
 		return nil, err
 	}
 	out := make([]Proof, len(leaves))
+	// Every path is at most a hash a level, and they share one array.
+	paths := make([][]byte, 0, len(leaves)*(len(levels)-1))
 	for i := range leaves {
-		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: t.path(i, 0, len(leaves))}
+		start := len(paths)
+		paths = appendPath(paths, levels, i)
+		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[start:len(paths):len(paths)]}
 	}
 	return out, nil
 }
 
-// tree computes RFC 6962 hashes over leaves, each subtree once.
-type tree struct {
-	leaves [][]byte
-	memo   map[[2]int][]byte
+// treeLevels computes RFC 6962's Merkle tree of leaves bottom up: each
+// level pairs the nodes of the one below, and a last node without a pair
+// goes up as it is. That is the tree of section 2.1, whose split at the
+// largest power of two below n leaves every such node at the right edge.
+// The first level is leaves, the last the root alone.
+func treeLevels(leaves [][]byte) [][][]byte {
+	levels := [][][]byte{leaves}
+	for below := leaves; len(below) > 1; {
+		up := make([][]byte, 0, (len(below)+1)/2)
+		for i := 0; i < len(below); i += 2 {
+			if i+1 == len(below) {
+				up = append(up, below[i])
+				break
+			}
+			up = append(up, hasher.HashChildren(below[i], below[i+1]))
+		}
+		levels = append(levels, up)
+		below = up
+	}
+	return levels
 }
 
-// mth is RFC 6962's Merkle tree hash of leaves[lo:hi] (section 2.1).
-func (t *tree) mth(lo, hi int) []byte {
-	if hi-lo == 1 {
-		return t.leaves[lo]
+// appendPath appends RFC 6962's audit path of leaf m (section 2.1.1),
+// leaf to root: at each level, the sibling of the node above the leaf,
+// unless that node has none and goes up as it is.
+func appendPath(path [][]byte, levels [][][]byte, m int) [][]byte {
+	for _, level := range levels[:len(levels)-1] {
+		if sib := m ^ 1; sib < len(level) {
+			path = append(path, level[sib])
+		}
+		m >>= 1
 	}
-	if h, ok := t.memo[[2]int{lo, hi}]; ok {
-		return h
-	}
-	k := lo + split(hi-lo)
-	h := hasher.HashChildren(t.mth(lo, k), t.mth(k, hi))
-	t.memo[[2]int{lo, hi}] = h
-	return h
-}
-
-// path is RFC 6962's audit path of leaf m in leaves[lo:hi] (section 2.1.1).
-func (t *tree) path(m, lo, hi int) [][]byte {
-	if hi-lo == 1 {
-		return nil
-	}
-	k := lo + split(hi-lo)
-	if m < k {
-		return append(t.path(m, lo, k), t.mth(k, hi))
-	}
-	return append(t.path(m, k, hi), t.mth(lo, k))
-}
-
-// split is the largest power of two smaller than n.
-func split(n int) int {
-	k := 1
-	for k<<1 < n {
-		k <<= 1
-	}
-	return k
+	return path
 }
 
 // ErrInvalid means a proof does not verify. Its message says which check
