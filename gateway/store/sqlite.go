@@ -285,7 +285,7 @@ func latestSubmissions(ctx context.Context, tx *txx, rs []Release) (map[subKey]S
 }
 
 func readSubmissions(ctx context.Context, tx *txx, source string, args []any, out map[subKey]Submission) error {
-	rows, err := tx.QueryContext(ctx, `SELECT source_record_id, destination, purpose, version, content_hash, exchange_id, decision_id FROM submissions
+	rows, err := tx.QueryContext(ctx, `SELECT source_record_id, destination, purpose, version, content_hash, id, decision_id FROM outbox
 		WHERE source = ? AND source_record_id IN (`+placeholders(len(args)-1)+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("read submissions: %w", err)
@@ -312,25 +312,25 @@ func readSubmissions(ctx context.Context, tx *txx, source string, args []any, ou
 // nextSubmission gives a release the next version of its source record, or
 // returns the latest one when its content is the same. latest holds the
 // batch's source records as stored, and takes the batch's own versions.
-func nextSubmission(m *Message, created string, latest map[subKey]Submission) (*DuplicateError, []any) {
+func nextSubmission(m *Message, latest map[subKey]Submission) *DuplicateError {
 	k := subKey{m.Source, m.SourceRecordID, m.Destination, m.Purpose}
 	version := 1
 	if l, ok := latest[k]; ok {
 		if l.ContentHash == m.ContentHash {
-			return &DuplicateError{Existing: l}, nil
+			return &DuplicateError{Existing: l}
 		}
 		version = l.Version + 1
 	}
 	latest[k] = Submission{Version: version, ContentHash: m.ContentHash, ExchangeID: m.ID, DecisionID: m.DecisionID}
 	m.Version = version
-	return nil, []any{m.Source, m.Destination, m.Purpose, m.SourceRecordID, version, m.ContentHash, m.ID, m.DecisionID, created}
+	return nil
 }
 
 func latestSubmission(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) row
 }, source, srcID, dest, purpose string) (*Submission, error) {
 	var sub Submission
-	err := q.QueryRowContext(ctx, `SELECT version, content_hash, exchange_id, decision_id FROM submissions
+	err := q.QueryRowContext(ctx, `SELECT version, content_hash, id, decision_id FROM outbox
 		WHERE source = ? AND source_record_id = ? AND destination = ? AND purpose = ? ORDER BY version DESC LIMIT 1`,
 		source, srcID, dest, purpose).Scan(&sub.Version, &sub.ContentHash, &sub.ExchangeID, &sub.DecisionID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -869,9 +869,9 @@ func (s *SQL) releaseBatch(ctx context.Context, rs []Release) ([]error, uint64) 
 }
 
 // releaseAll writes releases (a whole batch, or one) with as few statements
-// as it can: the submissions one by one (each reads the version before it),
-// then the outbox rows, audit entries and new person links in multi-row
-// inserts.
+// as it can: the outbox rows (with their source records' versions, each
+// after the version before it), audit entries and new person links in
+// multi-row inserts.
 // Persons are resolved against the stored links and the batch's own. Any
 // failure (index i, or -1 when it is not one release's) fails the batch.
 func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
@@ -919,7 +919,6 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	}
 	arena := getArena(size)
 	defer putArena(arena)
-	var subs [][]any
 	for i, r := range rs {
 		m, e := r.Message, r.Entry
 		// An exchange's message and entry carry one time: formatted once.
@@ -929,12 +928,13 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		} else {
 			at = ts(e.Time)
 		}
+		// A source record's submission goes in its release's outbox row.
+		var srcID, version, contentHash any
 		if m.SourceRecordID != "" {
-			dup, row := nextSubmission(m, created, latest)
-			if dup != nil {
+			if dup := nextSubmission(m, latest); dup != nil {
 				return i, dup
 			}
-			subs = append(subs, row)
+			srcID, version, contentHash = m.SourceRecordID, int64(m.Version), m.ContentHash
 			tx.subs.add(m.Source, m.SourceRecordID)
 		}
 		newKeys, err := resolvePerson(e, stored, batchLinks)
@@ -959,7 +959,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
 		n := len(outboxVals)
 		outboxVals = append(outboxVals, m.Destination, m.Source, m.Purpose, m.Sealed, m.ID, m.DecisionID, created,
-			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at)
+			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, srcID, version, contentHash)
 		outbox = append(outbox, outboxVals[n:len(outboxVals):len(outboxVals)])
 		n = len(auditVals)
 		auditVals = append(auditVals, e.Source, e.Destination, e.Purpose, string(e.Outcome), e.Seq, e.DecisionID, at,
@@ -968,9 +968,6 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 	}
 	if err := writeParts(ctx, tx, used); err != nil {
 		return -1, err
-	}
-	if err := insertRowsSharing(ctx, tx, insertSubmissions, "", submissionsShared, subs); err != nil {
-		return -1, fmt.Errorf("write submissions: %w", err)
 	}
 	if err := insertRowsSharing(ctx, tx, insertOutbox, "", outboxShared, outbox); err != nil {
 		return -1, fmt.Errorf("write outbox: %w", err)
@@ -1052,14 +1049,12 @@ func resolvePerson(e *audit.Entry, stored, batch map[string]string) ([]string, e
 // The release path's inserts, their widths, and how many of their first
 // columns a batch's rows usually share (insertRowsSharing).
 const (
-	insertOutbox      = `INSERT INTO outbox (destination, source, purpose, sealed, id, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at) VALUES `
-	outboxColumns     = 13
-	outboxShared      = 4
-	insertAudit       = `INSERT INTO audit (source, destination, purpose, outcome, seq, decision_id, time, entry, hash, subject, entry_part, entry_at) VALUES `
-	auditColumns      = 12
-	auditShared       = 4
-	insertSubmissions = `INSERT INTO submissions (source, destination, purpose, source_record_id, version, content_hash, exchange_id, decision_id, created_at) VALUES `
-	submissionsShared = 3
+	insertOutbox  = `INSERT INTO outbox (destination, source, purpose, sealed, id, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, source_record_id, version, content_hash) VALUES `
+	outboxColumns = 16
+	outboxShared  = 4
+	insertAudit   = `INSERT INTO audit (source, destination, purpose, outcome, seq, decision_id, time, entry, hash, subject, entry_part, entry_at) VALUES `
+	auditColumns  = 12
+	auditShared   = 4
 )
 
 // insertRows inserts rows in multi-row statements of a few fixed sizes, so

@@ -30,10 +30,10 @@ const (
 	subFilterFP  = 0.01
 )
 
-// buildSubmitted fills the filter from the submissions table.
+// buildSubmitted fills the filter from the submissions the outbox keeps.
 func buildSubmitted(ctx context.Context, db querier) (*submitted, error) {
 	var n int64
-	rows, err := db.QueryContext(ctx, `SELECT count(*) FROM submissions`)
+	rows, err := db.QueryContext(ctx, `SELECT count(*) FROM outbox WHERE source_record_id IS NOT NULL`)
 	if err == nil {
 		for rows.Next() {
 			err = rows.Scan(&n)
@@ -47,7 +47,7 @@ func buildSubmitted(ctx context.Context, db querier) (*submitted, error) {
 		return nil, fmt.Errorf("store: size the submissions filter: %w", err)
 	}
 	s := &submitted{f: newKeyFilter(uint64(max(subFilterMin, 2*n)), subFilterFP)}
-	rows, err = db.QueryContext(ctx, `SELECT source, source_record_id FROM submissions`)
+	rows, err = db.QueryContext(ctx, `SELECT source, source_record_id FROM outbox WHERE source_record_id IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("store: fill the submissions filter: %w", err)
 	}

@@ -211,7 +211,7 @@ func TestLatestSubmissionWaitsOnlyForWhatItFound(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !found && time.Now().Before(deadline) { // until the commit is in, unsynced
 		var n int
-		s.db.DB.QueryRow(`SELECT count(*) FROM submissions`).Scan(&n)
+		s.db.DB.QueryRow(`SELECT count(*) FROM outbox WHERE source_record_id IS NOT NULL`).Scan(&n)
 		found = n == 1
 	}
 	if !found {
