@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,36 +22,16 @@ import (
 // Migrating below the shared parts puts every part back into its rows, byte
 // for byte; with a part missing it refuses and changes nothing.
 func TestPartsMigrationDown(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "tumar.db")
-		s, err := store.OpenSQLite(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkPartsDown(t, s, func() *sql.DB {
-			s.Close()
-			db, err := sql.Open("sqlite", "file:"+path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}, goose.DialectSQLite3, false, 14)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := storetest.PostgresDSN(t)
-		s, err := store.OpenPostgres(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkPartsDown(t, s, func() *sql.DB {
-			s.Close()
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}, goose.DialectPostgres, true, 5)
-	})
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			d := newMigrationDB(t, pg)
+			s := d.open(t)
+			checkPartsDown(t, s, func() *sql.DB {
+				s.Close()
+				return d.raw(t)
+			}, d.dialect, pg, map[bool]int64{false: 14, true: 5}[pg])
+		})
+	}
 }
 
 func checkPartsDown(t *testing.T, s *store.SQL, reopen func() *sql.DB, dialect goose.Dialect, pg bool, below int64) {

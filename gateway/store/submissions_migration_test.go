@@ -21,46 +21,59 @@ import (
 // content hash where it was; a submission without its release in the outbox
 // makes the move refuse, changing nothing.
 func TestSubmissionsMoveIntoTheOutbox(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "tumar.db")
-		checkSubmissionsMove(t, goose.DialectSQLite3, false, 16,
-			func() *store.SQL {
-				s, err := store.OpenSQLite(context.Background(), path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
-			func() *sql.DB {
-				db, err := sql.Open("sqlite", "file:"+path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := storetest.PostgresDSN(t)
-		checkSubmissionsMove(t, goose.DialectPostgres, true, 6,
-			func() *store.SQL {
-				s, err := store.OpenPostgres(context.Background(), dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
-			func() *sql.DB {
-				db, err := sql.Open("pgx", dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			})
-	})
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			checkSubmissionsMove(t, newMigrationDB(t, pg), map[bool]int64{false: 16, true: 6}[pg])
+		})
+	}
 }
 
-func checkSubmissionsMove(t *testing.T, dialect goose.Dialect, pg bool, below int64, open func() *store.SQL, raw func() *sql.DB) {
+// migrationDB is a new database for a migration test: a file of its own,
+// or, when the test has PostgreSQL, a database of its own.
+type migrationDB struct {
+	pg      bool
+	dialect goose.Dialect
+	name    string // the SQLite file, or the PostgreSQL DSN
+}
+
+func newMigrationDB(t *testing.T, pg bool) migrationDB {
+	if pg {
+		return migrationDB{pg: true, dialect: goose.DialectPostgres, name: storetest.PostgresDSN(t)}
+	}
+	return migrationDB{dialect: goose.DialectSQLite3, name: filepath.Join(t.TempDir(), "tumar.db")}
+}
+
+// open opens the store on it, migrating it up.
+func (d migrationDB) open(t *testing.T) *store.SQL {
+	t.Helper()
+	open := store.OpenSQLite
+	if d.pg {
+		open = store.OpenPostgres
+	}
+	s, err := open(context.Background(), d.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// raw opens it bare, for goose.
+func (d migrationDB) raw(t *testing.T) *sql.DB {
+	t.Helper()
+	driver, name := "sqlite", "file:"+d.name
+	if d.pg {
+		driver, name = "pgx", d.name
+	}
+	db, err := sql.Open(driver, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func checkSubmissionsMove(t *testing.T, d migrationDB, below int64) {
 	ctx := context.Background()
+	pg := d.pg
 	release := func(i int, srcID, dest, hash string) store.Release {
 		return store.Release{
 			Message: &store.Message{ID: fmt.Sprintf("m%d", i), Source: "ngo", Destination: dest, Purpose: "p", DecisionID: fmt.Sprintf("d%d", i),
@@ -69,7 +82,7 @@ func checkSubmissionsMove(t *testing.T, dialect goose.Dialect, pg bool, below in
 				Purpose: "p", Outcome: audit.Released},
 		}
 	}
-	s := open()
+	s := d.open(t)
 	rs := []store.Release{release(0, "CASE-1", "errp", "A"), release(1, "CASE-1", "errp", "B"), release(2, "CASE-1", "consul", "A"),
 		release(3, "", "errp", ""), release(4, "CASE-2", "errp", "C")}
 	for i, err := range s.ReleaseBatch(ctx, rs) {
@@ -79,9 +92,9 @@ func checkSubmissionsMove(t *testing.T, dialect goose.Dialect, pg bool, below in
 	}
 	s.Close()
 
-	db := raw()
+	db := d.raw(t)
 	defer db.Close()
-	p, err := goose.NewProvider(dialect, db, store.MigrationsFS(pg))
+	p, err := goose.NewProvider(d.dialect, db, store.MigrationsFS(pg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +142,7 @@ func checkSubmissionsMove(t *testing.T, dialect goose.Dialect, pg bool, below in
 
 	// Up again, by opening the store: the same versions, and a duplicate
 	// still found as one.
-	s = open()
+	s = d.open(t)
 	defer s.Close()
 	for key, w := range want {
 		var id, dest string
