@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -958,12 +959,12 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		}
 		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
 		n := len(outboxVals)
-		outboxVals = append(outboxVals, m.Destination, m.Source, m.Purpose, m.Sealed, m.ID, m.DecisionID, created,
-			payload.rest, payload.hash, payload.at, proof.rest, proof.hash, proof.at, srcID, version, contentHash)
+		outboxVals = append(outboxVals, m.Destination, m.Source, m.Purpose, m.Sealed, payload.hash, proof.hash, m.ID, m.DecisionID, created,
+			payload.rest, payload.at, proof.rest, proof.at, srcID, version, contentHash)
 		outbox = append(outbox, outboxVals[n:len(outboxVals):len(outboxVals)])
 		n = len(auditVals)
-		auditVals = append(auditVals, e.Source, e.Destination, e.Purpose, string(e.Outcome), e.Seq, e.DecisionID, at,
-			entry.rest, e.Hash, e.Subject, entry.hash, entry.at)
+		auditVals = append(auditVals, e.Source, e.Destination, e.Purpose, string(e.Outcome), entry.hash, e.Seq, e.DecisionID, at,
+			entry.rest, e.Hash, e.Subject, entry.at)
 		audits = append(audits, auditVals[n:len(auditVals):len(auditVals)])
 	}
 	if err := writeParts(ctx, tx, used); err != nil {
@@ -1049,29 +1050,36 @@ func resolvePerson(e *audit.Entry, stored, batch map[string]string) ([]string, e
 // The release path's inserts, their widths, and how many of their first
 // columns a batch's rows usually share (insertRowsSharing).
 const (
-	insertOutbox  = `INSERT INTO outbox (destination, source, purpose, sealed, id, decision_id, created_at, payload, payload_part, payload_at, proof, proof_part, proof_at, source_record_id, version, content_hash) VALUES `
+	insertOutbox  = `INSERT INTO outbox (destination, source, purpose, sealed, payload_part, proof_part, id, decision_id, created_at, payload, payload_at, proof, proof_at, source_record_id, version, content_hash) VALUES `
 	outboxColumns = 16
-	outboxShared  = 4
-	insertAudit   = `INSERT INTO audit (source, destination, purpose, outcome, seq, decision_id, time, entry, hash, subject, entry_part, entry_at) VALUES `
+	insertAudit   = `INSERT INTO audit (source, destination, purpose, outcome, entry_part, seq, decision_id, time, entry, hash, subject, entry_at) VALUES `
 	auditColumns  = 12
-	auditShared   = 4
+)
+
+// How many leading columns of the outbox and audit rows insertRowsSharing
+// tries to bind once: with the shared parts' hashes (the same in every row
+// of a batch when its records share a decision, parts.go), or without.
+var (
+	outboxShared = []int{6, 4}
+	auditShared  = []int{5, 4}
 )
 
 // insertRows inserts rows in multi-row statements of a few fixed sizes, so
 // that the statements stay few enough to be prepared once.
 func insertRows(ctx context.Context, tx *txx, prefix, suffix string, rows [][]any) error {
-	return insertRowsSharing(ctx, tx, prefix, suffix, 0, rows)
+	return insertRowsSharing(ctx, tx, prefix, suffix, nil, rows)
 }
 
-// insertRowsSharing is insertRows where the first shared columns (a
-// batch's source, destination and purpose, say) are bound once on SQLite,
-// as numbered parameters every row names, when each of them holds one value
-// in every row of a statement: binding costs about a quarter of a
-// microsecond a value. The shared columns come first so that every other
-// placeholder can stay a plain ?, which SQLite numbers after them and the
-// driver binds without reading a name. All of them are shared or none, so
-// that a table has two statements of each size, not one per pattern.
-func insertRowsSharing(ctx context.Context, tx *txx, prefix, suffix string, shared int, rows [][]any) error {
+// insertRowsSharing is insertRows where the first columns (a batch's
+// source, destination and purpose, say) are bound once on SQLite, as
+// numbered parameters every row names, when each of them holds one value in
+// every row of a statement: binding costs about a quarter of a microsecond
+// a value, and a []byte's a copy into SQLite's memory. The shared columns
+// come first so that every other placeholder can stay a plain ?, which
+// SQLite numbers after them and the driver binds without reading a name.
+// shared lists how many leading columns to try sharing, most first: a
+// table has one statement of each size for each, not one per pattern.
+func insertRowsSharing(ctx context.Context, tx *txx, prefix, suffix string, shared []int, rows [][]any) error {
 	for len(rows) > 0 {
 		n := 1
 		for _, size := range []int{64, 32, 16, 8, 4, 2} {
@@ -1081,8 +1089,11 @@ func insertRowsSharing(ctx context.Context, tx *txx, prefix, suffix string, shar
 			}
 		}
 		k := 0
-		if !tx.pg && shared > 0 && sameLeading(rows[:n], shared) {
-			k = shared
+		for _, try := range shared {
+			if !tx.pg && sameLeading(rows[:n], try) {
+				k = try
+				break
+			}
 		}
 		args := make([]any, 0, k+n*(len(rows[0])-k))
 		args = append(args, rows[0][:k]...)
@@ -1098,22 +1109,29 @@ func insertRowsSharing(ctx context.Context, tx *txx, prefix, suffix string, shar
 	return nil
 }
 
-// sameLeading reports whether each of the first k columns holds one
-// comparable value in every row; never for a single row.
+// sameLeading reports whether each of the first k columns holds one value
+// in every row, a []byte byte for byte (and nil only where nil); never for
+// a single row.
 func sameLeading(rows [][]any, k int) bool {
 	if len(rows) < 2 || len(rows[0]) < k {
 		return false
 	}
 	for c, v := range rows[0][:k] {
-		switch v.(type) {
+		switch v := v.(type) {
 		case string, int64, int, bool, nil:
-		default: // []byte cannot be compared
-			return false
-		}
-		for _, r := range rows[1:] {
-			if r[c] != v { // v's type is comparable: never a panic
-				return false
+			for _, r := range rows[1:] {
+				if r[c] != v { // v's type is comparable: never a panic
+					return false
+				}
 			}
+		case []byte:
+			for _, r := range rows[1:] {
+				if w, ok := r[c].([]byte); !ok || (w == nil) != (v == nil) || !bytes.Equal(w, v) {
+					return false
+				}
+			}
+		default:
+			return false
 		}
 	}
 	return true
