@@ -957,7 +957,13 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		if !m.Sealed { // an envelope is opaque, and sealed to one recipient
 			payload = tx.parts.cutAt(m.Payload, m.PayloadCut, fieldsMarker, used, arena)
 		}
-		proof := tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
+		// A commit's batch signature is a part for the rows that share it;
+		// a commit of one keeps it in its row: a part would cost the parts
+		// table a write at a random place, for nothing shared.
+		proof := cutRow{rest: m.Proof}
+		if len(rs) > 1 {
+			proof = tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
+		}
 		n := len(outboxVals)
 		outboxVals = append(outboxVals, m.Destination, m.Source, m.Purpose, m.Sealed, payload.hash, proof.hash, m.ID, m.DecisionID, created,
 			payload.rest, payload.at, proof.rest, proof.at, srcID, version, contentHash)
