@@ -93,12 +93,16 @@ func SignLeaves(ctx context.Context, signer keys.Signer, keyName string, leaves 
 		return nil, err
 	}
 	out := make([]Proof, len(leaves))
-	// Every path is at most a hash a level, and they share one array.
+	// Every path is at most a hash a level, and they share one array. A
+	// batch of one has no path: nil, which a proof's JSON says as null.
 	paths := make([][]byte, 0, len(leaves)*(len(levels)-1))
 	for i := range leaves {
-		start := len(paths)
-		paths = appendPath(paths, levels, i)
-		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[start:len(paths):len(paths)]}
+		out[i] = Proof{Batch: jws, Index: uint64(i), Size: uint64(len(leaves))}
+		if len(levels) > 1 {
+			start := len(paths)
+			paths = appendPath(paths, levels, i)
+			out[i].Path = paths[start:len(paths):len(paths)]
+		}
 	}
 	return out, nil
 }

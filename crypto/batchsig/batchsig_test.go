@@ -174,3 +174,25 @@ func TestSignLeavesTakesLeafHashes(t *testing.T) {
 		t.Fatalf("a leaf that is not a hash: %v", err)
 	}
 }
+
+// A proof's path is null in a batch of one, as it always was, and a list
+// in a larger batch: the JSON a recipient gets does not change with how the
+// tree is built.
+func TestAPathIsNullOnlyInABatchOfOne(t *testing.T) {
+	m, _ := setup(t)
+	for n, want := range map[int]string{1: `"path":null`, 2: `"path":["`, 3: `"path":["`} {
+		proofs, err := batchsig.Sign(context.Background(), m, keys.SigningKeyAudit, records(n), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range proofs {
+			b, err := json.Marshal(proofs[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), want) {
+				t.Fatalf("batch of %d, proof %d: %s, want %s", n, i, b, want)
+			}
+		}
+	}
+}

@@ -308,3 +308,95 @@ func TestShortSharedFieldsStayInTheEntry(t *testing.T) {
 		t.Fatalf("audit: %+v, %v", rep, err)
 	}
 }
+
+// A commit's batch signature is a shared part when the commit holds more
+// than one release, even one written release by release after a duplicate,
+// and stays in its row when the commit holds one: a part nobody shares
+// would cost the parts table a write.
+func TestBatchSignaturesArePartsOnlyWhenShared(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	fields := partsFields()
+	batch := func(first, n int, srcIDs ...string) []Release {
+		sig := fmt.Appendf(nil, `"%s"`, strings.Repeat(fmt.Sprint(first), 300))
+		sum := sha256.Sum256(sig)
+		var rs []Release
+		for i := range n {
+			id := first + i
+			proof := fmt.Appendf(nil, `{"batch":%s,"index":%d}`, sig, i)
+			m := &Message{ID: fmt.Sprintf("m%d", id), Source: "ngo", Destination: "errp", Purpose: "criminal-referral",
+				DecisionID: fmt.Sprintf("d%d", id), CreatedAt: time.Now(), Payload: fmt.Appendf(nil, `{"exchange_id":"m%d"}`, id),
+				Proof: proof, ProofCut: Cut{At: len(`{"batch":`), Part: sig, Sum: &sum}}
+			if i < len(srcIDs) {
+				m.SourceRecordID, m.ContentHash = srcIDs[i], "same"
+			}
+			rs = append(rs, Release{Message: m, Entry: &audit.Entry{DecisionID: m.DecisionID, Time: time.Now(), Event: "exchange",
+				Source: "ngo", Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released, Fields: fields}})
+		}
+		return rs
+	}
+	sent := map[string][]byte{} // proofs by message, as released
+	release := func(rs []Release) []error {
+		for _, r := range rs {
+			sent[r.Message.ID] = r.Message.Proof
+		}
+		return s.ReleaseBatch(ctx, rs)
+	}
+	inline := func(ids ...string) (n int) {
+		for _, id := range ids {
+			var at sql.NullInt64
+			if err := s.db.QueryRowContext(ctx, `SELECT proof_at FROM outbox WHERE id = ?`, id).Scan(&at); err != nil {
+				t.Fatal(err)
+			}
+			if !at.Valid {
+				n++
+			}
+		}
+		return n
+	}
+	if errs := release(batch(0, 1, "CASE-1")); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if n := inline("m0"); n != 1 {
+		t.Fatal("a commit of one release cut its signature out")
+	}
+	one := batch(1, 1)[0]
+	sent["m1"] = one.Message.Proof
+	if err := s.Release(ctx, one.Message, one.Entry); err != nil {
+		t.Fatal(err)
+	}
+	if n := inline("m1"); n != 1 {
+		t.Fatal("a release on its own cut its signature out")
+	}
+	for _, err := range release(batch(10, 4)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := inline("m10", "m11", "m12", "m13"); n != 0 {
+		t.Fatalf("%d releases of a batch of 4 keep their signature whole", n)
+	}
+	// A duplicate sends the batch down release by release: the others
+	// still share their signature.
+	errs := release(batch(20, 4, "CASE-1"))
+	if !errors.Is(errs[0], ErrDuplicate) {
+		t.Fatalf("the duplicate: %v", errs[0])
+	}
+	for _, err := range errs[1:] {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := inline("m21", "m22", "m23"); n != 0 {
+		t.Fatalf("%d releases of a batch written one by one keep their signature whole", n)
+	}
+	inbox, err := s.Inbox(ctx, "errp", 20)
+	if err != nil || len(inbox) != 9 {
+		t.Fatalf("inbox: %d messages, %v", len(inbox), err)
+	}
+	for _, m := range inbox {
+		if !bytes.Equal(m.Proof, sent[m.ID]) {
+			t.Errorf("message %s's proof reads back changed", m.ID)
+		}
+	}
+}

@@ -219,7 +219,7 @@ func openSQLiteReader(ctx context.Context, path string) (*sql.DB, error) {
 func (s *SQL) Release(ctx context.Context, m *Message, e *audit.Entry) error {
 	var relErr error
 	err := s.inTx(ctx, func(tx *txx) error {
-		_, relErr = releaseAll(ctx, tx, []Release{{Message: m, Entry: e}})
+		_, relErr = releaseAll(ctx, tx, []Release{{Message: m, Entry: e}}, 1)
 		var dup *DuplicateError
 		if errors.As(relErr, &dup) {
 			return nil // nothing was written; commit the empty transaction
@@ -843,7 +843,7 @@ func (s *SQL) releaseBatch(ctx context.Context, rs []Release) ([]error, uint64) 
 	errs := make([]error, len(rs))
 	failed := errors.New("a release in the batch failed")
 	gen, err := s.inTxDeferred(ctx, func(tx *txx) error {
-		if i, err := releaseAll(ctx, tx, rs); err != nil {
+		if i, err := releaseAll(ctx, tx, rs, len(rs)); err != nil {
 			if i >= 0 {
 				errs[i] = err
 			}
@@ -875,7 +875,8 @@ func (s *SQL) releaseBatch(ctx context.Context, rs []Release) ([]error, uint64) 
 // multi-row inserts.
 // Persons are resolved against the stored links and the batch's own. Any
 // failure (index i, or -1 when it is not one release's) fails the batch.
-func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
+// committing is how many releases the commit holds, rs or more.
+func releaseAll(ctx context.Context, tx *txx, rs []Release, committing int) (int, error) {
 	if tx.withoutLinks() {
 		return -1, errNoLinks
 	}
@@ -961,7 +962,7 @@ func releaseAll(ctx context.Context, tx *txx, rs []Release) (int, error) {
 		// a commit of one keeps it in its row: a part would cost the parts
 		// table a write at a random place, for nothing shared.
 		proof := cutRow{rest: m.Proof}
-		if len(rs) > 1 {
+		if committing > 1 {
 			proof = tx.parts.cutAt(m.Proof, m.ProofCut, batchMarker, used, arena)
 		}
 		n := len(outboxVals)
@@ -1193,7 +1194,7 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 				return err
 			}
 			head, linked := tx.head, len(tx.fresh)
-			if _, errs[i] = releaseAll(ctx, tx, []Release{r}); errs[i] != nil {
+			if _, errs[i] = releaseAll(ctx, tx, []Release{r}, len(rs)); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
 					return err
 				}

@@ -3,7 +3,9 @@
 -- in the outbox row of the release it made, not in a table of its own: the
 -- submissions row repeated six of that row's columns, and writing it was a
 -- fourth row a release of a bulk load paid for on the writer. The unique
--- index keeps what the table's primary key kept. The migration refuses,
+-- index keeps what the table's primary key kept. Outbox rows are never
+-- deleted; a purge of delivered records would have to keep these columns,
+-- or a record sent again would be released again. The migration refuses,
 -- changing nothing, if a submission has no release in the outbox, which
 -- the gateway never writes: it would be lost.
 CREATE TEMP TABLE submissions_fold_check (orphans INTEGER CHECK (orphans = 0));
