@@ -62,6 +62,8 @@ type txx struct {
 	pending [][]any
 	fresh   []link
 	own     map[string]string
+	// partsWritten are the shared parts this transaction wrote (parts.go).
+	partsWritten []string
 }
 
 type auditHead struct {

@@ -111,11 +111,45 @@ func putArena(a *[]byte) {
 }
 
 // partCache remembers the last parts cut, so that cutting the same part
-// again costs a comparison, not a scan and a hash. It only saves work:
-// every transaction still writes each part it refers to.
+// again costs a comparison, not a scan and a hash, and the parts committed
+// transactions stored, so that a transaction does not write them again (a
+// statement and a look-up a commit, which a commit of one record paid in
+// full). Parts are never deleted while a store is open: a part once stored
+// stays.
 type partCache struct {
 	mu     sync.Mutex
-	recent []part // most recent first
+	recent []part              // most recent first
+	stored map[string]struct{} // by hash; emptied when full
+}
+
+// maxStoredParts bounds partCache.stored: past it the set starts again,
+// and a part it forgot is written again, as a no-op.
+const maxStoredParts = 4096
+
+// isStored reports whether a committed transaction stored the part.
+func (c *partCache) isStored(hash string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.stored[hash]
+	return ok
+}
+
+// markStored records the parts a transaction wrote, once it has committed.
+func (c *partCache) markStored(hashes []string) {
+	if c == nil || len(hashes) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stored == nil || len(c.stored)+len(hashes) > maxStoredParts {
+		c.stored = make(map[string]struct{}, len(hashes))
+	}
+	for _, h := range hashes {
+		c.stored[h] = struct{}{}
+	}
 }
 
 // cut cuts the JSON value that follows marker out of b, if it is an array or
@@ -181,15 +215,21 @@ func (c *partCache) find(b []byte) (part, bool) {
 	return p, true
 }
 
-// writeParts stores the parts a transaction refers to; a part stored before
-// is left as it is.
+// writeParts stores the parts a transaction refers to, but those a
+// committed transaction stored; a part stored before is left as it is. The
+// transaction notes what it wrote (txx.partsWritten), for the store to
+// remember once it commits.
 func writeParts(ctx context.Context, tx *txx, used map[string][]byte) error {
-	if len(used) == 0 {
-		return nil
-	}
 	rows := make([][]any, 0, len(used))
 	for h, body := range used {
+		if tx.parts.isStored(h) {
+			continue
+		}
 		rows = append(rows, []any{[]byte(h), body})
+		tx.partsWritten = append(tx.partsWritten, h)
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	if err := insertRows(ctx, tx, `INSERT INTO parts (hash, body) VALUES `, ` ON CONFLICT DO NOTHING`, rows); err != nil {
 		return fmt.Errorf("write shared parts: %w", err)

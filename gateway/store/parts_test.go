@@ -400,3 +400,44 @@ func TestBatchSignaturesArePartsOnlyWhenShared(t *testing.T) {
 		}
 	}
 }
+
+// A shared part written by a release that was then rolled back is not
+// taken for stored: the next release that refers to it writes it again,
+// and every row reads back whole.
+func TestARolledBackPartIsWrittenAgain(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	part := []byte(`["` + strings.Repeat("a rolled-back part ", 20) + `"]`)
+	sum := sha256.Sum256(part)
+	release := func(id string, withPart bool) Release {
+		payload := fmt.Appendf(nil, `{"exchange_id":%q,"fields":[]}`, id)
+		m := &Message{ID: id, Source: "ngo", Destination: "errp", Purpose: "criminal-referral",
+			DecisionID: "d-" + id, CreatedAt: time.Now(), Payload: payload}
+		if withPart {
+			m.Payload = fmt.Appendf(nil, `{"exchange_id":%q,"fields":%s}`, id, part)
+			m.PayloadCut = Cut{At: len(m.Payload) - 1 - len(part), Part: part, Sum: &sum}
+		}
+		return Release{Message: m, Entry: &audit.Entry{DecisionID: m.DecisionID, Time: time.Now(), Event: "exchange",
+			Source: "ngo", Destination: "errp", Purpose: "criminal-referral", Outcome: audit.Released}}
+	}
+	first := release("m0", false)
+	if err := s.Release(ctx, first.Message, first.Entry); err != nil {
+		t.Fatal(err)
+	}
+	// m0 again, now with the part: its outbox row fails after its part is
+	// written, and the batch goes release by release.
+	errs := s.ReleaseBatch(ctx, []Release{release("m0", true), release("m1", false)})
+	if errs[0] == nil || errs[1] != nil {
+		t.Fatalf("the batch: %v", errs)
+	}
+	if err := s.Release(ctx, release("m2", true).Message, release("m2", true).Entry); err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := s.Inbox(ctx, "errp", 10)
+	if err != nil || len(inbox) != 3 {
+		t.Fatalf("inbox: %d messages, %v", len(inbox), err)
+	}
+	if !bytes.Contains(inbox[2].Payload, part) {
+		t.Fatalf("m2 reads back as %.60s", inbox[2].Payload)
+	}
+}

@@ -587,6 +587,7 @@ func (s *SQL) writeTx(ctx context.Context, fn func(*txx) error) (gen uint64, err
 	if len(tx.fresh) > 0 {
 		s.links.add(tx.fresh, tx.head.seq)
 	}
+	s.db.parts.markStored(tx.partsWritten)
 	s.wal.end()
 	return gen, nil
 }
@@ -1193,13 +1194,14 @@ func (s *SQL) releaseEach(ctx context.Context, rs []Release) ([]error, uint64) {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT release`); err != nil {
 				return err
 			}
-			head, linked := tx.head, len(tx.fresh)
+			head, linked, parts := tx.head, len(tx.fresh), len(tx.partsWritten)
 			if _, errs[i] = releaseAll(ctx, tx, []Release{r}, len(rs)); errs[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT release`); err != nil {
 					return err
 				}
 				tx.head = head
 				tx.forgetSince(linked)
+				tx.partsWritten = tx.partsWritten[:parts] // rolled back with it
 			}
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT release`); err != nil {
 				return err
