@@ -142,7 +142,10 @@ func (s *SQL) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	return out, s.settled(rows.Err())
 }
 
-// Truncate implements AuditStore.
+// Truncate implements AuditStore. It leaves the shared parts the removed
+// entries referred to: every open store, and every replica, remembers the
+// parts it stored and does not write them again (parts.go), so no part may
+// be deleted while any store is open.
 func (s *SQL) Truncate(ctx context.Context, cp *audit.Checkpoint) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *txx) error {

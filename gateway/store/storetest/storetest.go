@@ -209,6 +209,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	})
 
 	t.Run("shared parts come back byte for byte", func(t *testing.T) { runParts(t, newStore) })
+	t.Run("a part rolled back with its release is written again", func(t *testing.T) { runRolledBackPart(t, newStore) })
 
 	t.Run("duplicate message id leaves nothing behind", func(t *testing.T) {
 		s := newStore(t)
