@@ -51,12 +51,7 @@ func RunConnectors(t *testing.T, newStore func(t *testing.T) Full) {
 
 	t.Run("idempotent submissions within a batch", func(t *testing.T) {
 		s := newStore(t)
-		b, ok := s.(interface {
-			ReleaseBatch(context.Context, []store.Release) []error
-		})
-		if !ok {
-			t.Fatalf("%T cannot commit releases in batches", s)
-		}
+		b := batcher(t, s)
 		release := func(i int, id, dest, hash string) store.Release {
 			m := message(i, dest)
 			m.SourceRecordID, m.ContentHash = id, hash

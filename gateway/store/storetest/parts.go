@@ -21,12 +21,7 @@ import (
 func runParts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	s := newStore(t)
-	b, ok := s.(interface {
-		ReleaseBatch(context.Context, []store.Release) []error
-	})
-	if !ok {
-		t.Fatalf("%T cannot commit releases in batches", s)
-	}
+	b := batcher(t, s)
 	fields := RealisticFields()
 	list, _ := json.Marshal(fields)
 	want := map[string]*store.Message{}
@@ -122,12 +117,7 @@ func RealisticFields() []audit.FieldAction {
 func runRolledBackPart(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	s := newStore(t)
-	b, ok := s.(interface {
-		ReleaseBatch(context.Context, []store.Release) []error
-	})
-	if !ok {
-		t.Fatalf("%T cannot commit releases in batches", s)
-	}
+	b := batcher(t, s)
 	part := []byte(`["` + strings.Repeat("a rolled-back part ", 20) + `"]`)
 	sum := sha256.Sum256(part)
 	withPart := func(i int) store.Release {

@@ -112,12 +112,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	t.Run("group commit keeps each release on its own", func(t *testing.T) {
 		s := newStore(t)
-		b, ok := s.(interface {
-			ReleaseBatch(context.Context, []store.Release) []error
-		})
-		if !ok {
-			t.Fatalf("%T cannot commit releases in batches", s)
-		}
+		b := batcher(t, s)
 		if err := s.Release(ctx, message(0, "errp"), entry(0, "errp")); err != nil {
 			t.Fatal(err)
 		}
@@ -168,9 +163,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	t.Run("group commit links persons within the batch", func(t *testing.T) {
 		s := newStore(t)
-		b := s.(interface {
-			ReleaseBatch(context.Context, []store.Release) []error
-		})
+		b := batcher(t, s)
 		a := withSubjectKeys(entry(0, "errp"), "nb-A", "doc-A")
 		bb := withSubjectKeys(entry(1, "errp"), "doc-A", "tel-A") // shares the document with a
 		c := withSubjectKeys(entry(2, "errp"), "tel-A")           // shares only the phone, learnt from bb
@@ -229,6 +222,21 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 func withSubjectKeys(e *audit.Entry, keys ...string) *audit.Entry {
 	e.SubjectKeys = keys
 	return e
+}
+
+// batcher is s as a store that commits releases in batches, as both
+// stores do.
+func batcher(t *testing.T, s store.Store) interface {
+	ReleaseBatch(context.Context, []store.Release) []error
+} {
+	t.Helper()
+	b, ok := s.(interface {
+		ReleaseBatch(context.Context, []store.Release) []error
+	})
+	if !ok {
+		t.Fatalf("%T cannot commit releases in batches", s)
+	}
+	return b
 }
 
 func message(i int, dest string) *store.Message {
