@@ -400,3 +400,44 @@ func TestBatchSignaturesArePartsOnlyWhenShared(t *testing.T) {
 		}
 	}
 }
+
+// A part is remembered as stored once the transaction that wrote it has
+// committed, not before, and not when it rolled back; a part remembered is
+// not written again.
+func TestCommittedPartsAreRememberedAsStored(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	body := []byte(`["` + strings.Repeat("a part ", 30) + `"]`)
+	sum := sha256.Sum256(body)
+	h := string(sum[:])
+	write := func(fail bool) (written []string, rememberedEarly bool) {
+		_, err := s.writeTx(ctx, func(tx *txx) error {
+			if err := writeParts(ctx, tx, map[string][]byte{h: body}); err != nil {
+				return err
+			}
+			written = tx.partsWritten
+			rememberedEarly = len(written) > 0 && s.db.parts.isStored(h)
+			if fail {
+				return errors.New("rolled back")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatalf("transaction: %v", err)
+		}
+		return written, rememberedEarly
+	}
+	if w, early := write(true); len(w) != 1 || early || s.db.parts.isStored(h) {
+		t.Fatalf("a rolled-back part: written %d, remembered %v", len(w), s.db.parts.isStored(h))
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM parts`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d parts after a rollback, %v", n, err)
+	}
+	if w, early := write(false); len(w) != 1 || early || !s.db.parts.isStored(h) {
+		t.Fatalf("a committed part: written %d, remembered before its commit %v, after %v", len(w), early, s.db.parts.isStored(h))
+	}
+	if w, _ := write(false); len(w) != 0 {
+		t.Fatalf("a part remembered as stored was written again")
+	}
+}
